@@ -1,0 +1,30 @@
+"""Pose data: readers, skeleton layouts, the canonical four-part skeleton, normalisation, datasets and SynthSign."""
+
+from .canonical import CANONICAL_LAYOUT, CANONICAL_PARTS, NUM_CANONICAL_JOINTS, PART_NAMES
+from .layouts import LAYOUTS, SkeletonLayout, detect_layout, get_layout, to_canonical
+from .normalize import normalize_parts, sample_frames
+from .pose import PoseSequence
+from .readers import PoseFileError, load_pose, save_pose, save_unisign_pickle
+from .safe_pickle import UnsafePickleError, safe_load_pickle
+
+
+__all__ = [
+    "CANONICAL_LAYOUT",
+    "CANONICAL_PARTS",
+    "LAYOUTS",
+    "NUM_CANONICAL_JOINTS",
+    "PART_NAMES",
+    "PoseFileError",
+    "PoseSequence",
+    "SkeletonLayout",
+    "UnsafePickleError",
+    "detect_layout",
+    "get_layout",
+    "load_pose",
+    "normalize_parts",
+    "safe_load_pickle",
+    "sample_frames",
+    "save_pose",
+    "save_unisign_pickle",
+    "to_canonical",
+]

@@ -1,0 +1,124 @@
+"""Per-part normalisation of canonical skeletons and frame sub-sampling, as Uni-Sign's pose branch does them.
+
+Uni-Sign (``load_part_kp`` / ``crop_scale``) normalises a clip of COCO-WholeBody points part by part:
+
+- body: the square box around the bounding box of all confident body points (confidence > threshold) over the whole
+  clip; coordinates are mapped so that box becomes [-1, 1] (centred, divided by the larger box side) and clipped;
+- hands: relative to their own wrist point, divided by the same body scale (the larger box side), clipped to [-1, 1];
+- face: relative to the nose tip, same scale, clipped;
+- points with confidence <= threshold end with coordinates 0 and confidence 0; a clip with fewer than 4 confident
+  body points (or a degenerate box) is all zeros, every part.
+
+Two choices Uni-Sign does not face, because RTMPose always returns every point:
+
+- An anchor (wrist, nose tip) with confidence exactly 0 is *absent* (a masked point, or a layout without it, e.g.
+  reduced MediaPipe Holistic has no nose tip): the part is then made relative to the centroid of its confident points
+  on that frame, rather than to a meaningless (0, 0), so a face without a nose tip is kept; a part with no confident
+  point at all is zeroed. An anchor with a low but non-zero confidence is used, as Uni-Sign does.
+- Channels after x and y (MediaPipe's z) get the same treatment without a box: relative to the anchor for hands and
+  face, to the mean depth of the confident body points for the body, divided by the body scale and clipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .canonical import CANONICAL_PARTS, NUM_CANONICAL_JOINTS
+
+
+MIN_CONFIDENT_BODY_POINTS = 4
+
+
+def normalize_parts(
+    keypoints: torch.Tensor,
+    confidence: torch.Tensor,
+    frame_mask: torch.Tensor,
+    threshold: float = 0.3,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalise a batch of canonical skeletons part by part (see the module docstring).
+
+    Args:
+        keypoints (`torch.Tensor` of shape `(B, T, 69, C)`): Canonical keypoints, `C >= 2` (x, y[, z]).
+        confidence (`torch.Tensor` of shape `(B, T, 69)`): Their confidences.
+        frame_mask (`torch.Tensor` of shape `(B, T)`): True on real frames, False on padding.
+        threshold (`float`, *optional*, defaults to `0.3`): Points with confidence <= `threshold` are dropped.
+
+    Returns:
+        `(keypoints, confidence)` of the input shapes: coordinates in [-1, 1]; dropped points and padded frames have
+        coordinates 0 and confidence 0.
+    """
+    if keypoints.ndim != 4 or keypoints.shape[2] != NUM_CANONICAL_JOINTS or keypoints.shape[-1] < 2:
+        raise ValueError(f"keypoints must be (batch, frames, {NUM_CANONICAL_JOINTS}, C >= 2); got {keypoints.shape}.")
+    if confidence.shape != keypoints.shape[:3] or frame_mask.shape != keypoints.shape[:2]:
+        raise ValueError(
+            f"confidence {tuple(confidence.shape)} and frame_mask {tuple(frame_mask.shape)} must be "
+            f"{tuple(keypoints.shape[:3])} and {tuple(keypoints.shape[:2])}."
+        )
+    frame_mask = frame_mask.bool()
+    confident = (confidence > threshold) & frame_mask[..., None]
+
+    body = CANONICAL_PARTS["body"].indices
+    body_points = keypoints[:, :, body.start : body.stop]
+    body_confident = confident[:, :, body.start : body.stop]
+    inside = body_confident[..., None]
+    lower = torch.where(inside, body_points, torch.inf).amin(dim=(1, 2))  # (B, C)
+    upper = torch.where(inside, body_points, -torch.inf).amax(dim=(1, 2))
+    scale = (upper[:, :2] - lower[:, :2]).amax(dim=-1)  # (B,)
+    count = body_confident.sum(dim=(1, 2))
+    usable = (count >= MIN_CONFIDENT_BODY_POINTS) & (scale > 0)
+    scale = torch.where(usable, scale, torch.ones_like(scale))[:, None, None, None]
+
+    # Body: (x - (min + max - scale) / 2) / scale maps the square box to [0, 1]; then to [-1, 1].
+    box_origin = (lower[:, :2] + upper[:, :2] - scale[:, 0, 0]) / 2
+    centre = [box_origin]
+    if keypoints.shape[-1] > 2:
+        depth_sum = torch.where(inside, body_points, 0)[..., 2:].sum(dim=(1, 2))
+        centre.append(depth_sum / count.clamp(min=1)[:, None])
+    centre = torch.cat(centre, dim=-1)[:, None, None, :]
+    unit_box = (body_points - centre) / scale
+    normalised_body = torch.cat([(unit_box[..., :2] - 0.5) * 2, unit_box[..., 2:]], dim=-1)
+
+    parts = [normalised_body]
+    anchor_present = [torch.ones_like(body_confident)]
+    for name in ("left_hand", "right_hand", "face"):
+        part = CANONICAL_PARTS[name]
+        points = keypoints[:, :, part.offset : part.offset + part.size]
+        part_confident = confident[:, :, part.offset : part.offset + part.size, None]
+        centroid = (points * part_confident).sum(dim=2, keepdim=True) / part_confident.sum(dim=2, keepdim=True).clamp(
+            min=1
+        )
+        anchor_seen = confidence[:, :, part.offset + part.anchor] > 0
+        anchor = torch.where(anchor_seen[..., None, None], points[:, :, part.anchor : part.anchor + 1], centroid)
+        parts.append((points - anchor) / scale)
+        present = anchor_seen | part_confident.any(dim=2)[..., 0]
+        anchor_present.append(present[..., None].expand(-1, -1, part.size))
+    normalised = torch.cat(parts, dim=2).clamp(-1, 1)
+
+    keep = confident & torch.cat(anchor_present, dim=2) & usable[:, None, None]
+    keypoints = torch.where(keep[..., None], normalised, 0).to(keypoints.dtype)
+    confidence = torch.where(keep, confidence, 0)
+    return keypoints, confidence
+
+
+def sample_frames(num_frames: int, max_frames: int, *, generator: np.random.Generator | None = None) -> np.ndarray:
+    """Indices of at most `max_frames` frames out of `num_frames`, sorted.
+
+    Args:
+        num_frames (`int`): Frames in the clip.
+        max_frames (`int`): The most frames to keep.
+        generator (`np.random.Generator`, *optional*): Without one (evaluation), the indices are deterministic and
+            evenly spaced from the first frame to the last. With one (training), a random sorted subset, as
+            Uni-Sign's ``sorted(random.sample(range(duration), k=max_length))``.
+
+    Returns:
+        `np.ndarray` of int64 indices: all frames when `num_frames <= max_frames`.
+    """
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1; got {max_frames}.")
+    if num_frames <= max_frames:
+        return np.arange(num_frames, dtype=np.int64)
+    if generator is None:
+        # Steps are (num_frames - 1) / (max_frames - 1) > 1, so rounding never repeats an index.
+        return np.rint(np.linspace(0, num_frames - 1, max_frames)).astype(np.int64)
+    return np.sort(generator.choice(num_frames, size=max_frames, replace=False)).astype(np.int64)
