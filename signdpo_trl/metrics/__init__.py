@@ -1,0 +1,12 @@
+"""Evaluation for sign language translation: SLT-literature scores and SynthSign probe accuracy."""
+
+from pathlib import Path
+
+from signdpo_trl.metrics.probes import PROBE_KINDS, probe_accuracy, probe_passes
+from signdpo_trl.metrics.slt import compute_slt_metrics
+
+
+SLT_METRIC_PATH = str(Path(__file__).resolve().parent / "slt_metric")
+"""Directory of the `evaluate` module; `evaluate.load(SLT_METRIC_PATH)` works offline."""
+
+__all__ = ["PROBE_KINDS", "SLT_METRIC_PATH", "compute_slt_metrics", "probe_accuracy", "probe_passes"]
