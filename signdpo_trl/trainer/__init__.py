@@ -1,0 +1,29 @@
+"""Trainers: MLE (`SignSFTTrainer`) and SignDPO (`SignDPOTrainer`), their configs, collators and preference hooks."""
+
+from .collators import PoseBatch, PoseCollator, SignTranslationCollator, tokenize_targets
+from .dpo_config import SIGNDPO_LEVELS, SignDPOConfig
+from .dpo_trainer import SignDPOTrainer, disable_dropout
+from .hooks import AttentionHook, LanguageHook, PoseHook, PreferenceHook
+from .preference_collator import SignPreferenceCollator, build_preference_hooks
+from .sft_config import SignSFTConfig
+from .sft_trainer import SignSFTTrainer
+
+
+__all__ = [
+    "SIGNDPO_LEVELS",
+    "AttentionHook",
+    "LanguageHook",
+    "PoseBatch",
+    "PoseCollator",
+    "PoseHook",
+    "PreferenceHook",
+    "SignDPOConfig",
+    "SignDPOTrainer",
+    "SignPreferenceCollator",
+    "SignSFTConfig",
+    "SignSFTTrainer",
+    "SignTranslationCollator",
+    "build_preference_hooks",
+    "disable_dropout",
+    "tokenize_targets",
+]

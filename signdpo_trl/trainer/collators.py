@@ -1,0 +1,165 @@
+"""Batch collation for pose-to-text training: frame sampling, padding, per-part normalisation, tokenisation.
+
+A batch is built in two stages so that preference hooks can act between them:
+
+1. `PoseCollator.pad` samples frames and pads the rows into *source-space* tensors (canonical joints before
+   normalisation): `keypoints` B x T x J x C, `mask` B x T x J (point observed) and `lengths` B.
+2. `PoseCollator.encode` normalises each part as Uni-Sign does and appends the visibility channel, giving the model
+   inputs `pose` B x T x J x (C + 1) and `pose_mask` B x T.
+
+Perturbation operators move points between frames and joints, so a graded detector confidence has no meaning after
+them; the model therefore sees *visibility* (1 for a point above the confidence threshold, 0 otherwise) as its
+confidence channel, in MLE and in DPO alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from ..data.normalize import normalize_parts, sample_frames
+
+
+@dataclass
+class PoseBatch:
+    """A padded batch of canonical poses in source space.
+
+    Args:
+        keypoints (`torch.Tensor`): B x T x J x C coordinates; zero in padding and at unobserved points.
+        mask (`torch.Tensor`): B x T x J booleans, True where a point is observed (confidence above the threshold).
+        lengths (`torch.Tensor`): B valid frame counts; frames at or beyond a sequence's length are padding.
+    """
+
+    keypoints: torch.Tensor
+    mask: torch.Tensor
+    lengths: torch.Tensor
+
+    @property
+    def frame_mask(self) -> torch.Tensor:
+        """B x T booleans, True for real frames."""
+        steps = torch.arange(self.keypoints.shape[1], device=self.lengths.device)
+        return steps[None, :] < self.lengths[:, None]
+
+
+@dataclass
+class PoseCollator:
+    """Pads pose rows and turns them into model inputs.
+
+    Args:
+        max_frames (`int`, defaults to `256`):
+            Longer clips are sub-sampled to this many frames.
+        confidence_threshold (`float`, defaults to `0.3`):
+            Points at or below this confidence are masked (as in Uni-Sign).
+        frame_sampling (`str`, defaults to `"uniform"`):
+            `"uniform"`: evenly spaced frames, deterministic (evaluation). `"random"`: a random sorted subset per
+            clip (training augmentation); never used for evaluation.
+
+    Random draws come from torch's global generator, which the Trainer seeds and restores from checkpoints, so a
+    resumed run samples the same frames as an uninterrupted one.
+    """
+
+    max_frames: int = 256
+    confidence_threshold: float = 0.3
+    frame_sampling: str = "uniform"
+
+    def __post_init__(self):
+        if self.frame_sampling not in ("uniform", "random"):
+            raise ValueError(f"frame_sampling must be 'uniform' or 'random', got {self.frame_sampling!r}.")
+        if self.max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, got {self.max_frames}.")
+
+    def pad(self, examples: Sequence[dict[str, Any]]) -> PoseBatch:
+        """Samples frames from each row and pads them into one source-space `PoseBatch`."""
+        generator = None
+        if self.frame_sampling == "random":
+            generator = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        clips = []
+        for row_index, example in enumerate(examples):
+            keypoints = np.asarray(example["keypoints"], dtype=np.float32)
+            confidence = np.asarray(example["confidence"], dtype=np.float32)
+            if keypoints.ndim != 3 or keypoints.shape[0] == 0:
+                raise ValueError(
+                    f"Row {example.get('id', row_index)!r}: keypoints must be a non-empty T x J x C array, "
+                    f"got shape {keypoints.shape}."
+                )
+            frames = sample_frames(keypoints.shape[0], self.max_frames, generator=generator)
+            clips.append((keypoints[frames], confidence[frames]))
+
+        lengths = torch.tensor([len(clip_keypoints) for clip_keypoints, _ in clips], dtype=torch.long)
+        keypoints = pad_sequence([torch.from_numpy(k) for k, _ in clips], batch_first=True)
+        confidence = pad_sequence([torch.from_numpy(c) for _, c in clips], batch_first=True)
+        mask = confidence > self.confidence_threshold
+        return PoseBatch(keypoints=keypoints * mask[..., None], mask=mask, lengths=lengths)
+
+    def encode(self, batch: PoseBatch) -> dict[str, torch.Tensor]:
+        """Normalises a source-space batch per part and returns the model inputs `pose` and `pose_mask`."""
+        frame_mask = batch.frame_mask
+        visibility = (batch.mask & frame_mask[..., None]).to(batch.keypoints.dtype)
+        coordinates, visibility = normalize_parts(batch.keypoints, visibility, frame_mask, threshold=0.5)
+        pose = torch.cat([coordinates, visibility[..., None]], dim=-1)
+        return {"pose": pose, "pose_mask": frame_mask}
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return self.encode(self.pad(examples))
+
+
+def tokenize_targets(tokenizer, texts: Sequence[str], max_length: int | None) -> torch.Tensor:
+    """Tokenises target sentences, truncating *before* padding, and returns labels with -100 at padding.
+
+    Args:
+        tokenizer: A tokenizer whose post-processor appends the end-of-sequence token.
+        texts (`Sequence[str]`): Target sentences.
+        max_length (`int` or `None`): Maximum number of label tokens, the end-of-sequence token included.
+    """
+    encoded = tokenizer(
+        list(texts), max_length=max_length, truncation=max_length is not None, padding=True, return_tensors="pt"
+    )
+    return encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
+
+
+def shift_right(labels: torch.Tensor, decoder_start_token_id: int, pad_token_id: int) -> torch.Tensor:
+    """Teacher-forcing decoder inputs: the labels shifted one step right behind the start token, -100 as padding."""
+    decoder_input_ids = labels.new_full(labels.shape, pad_token_id)
+    decoder_input_ids[:, 0] = decoder_start_token_id
+    decoder_input_ids[:, 1:] = labels[:, :-1].masked_fill(labels[:, :-1] == -100, pad_token_id)
+    return decoder_input_ids
+
+
+@dataclass
+class SignTranslationCollator(PoseCollator):
+    """Collates pose rows and their transcripts for maximum-likelihood training and evaluation.
+
+    Args:
+        tokenizer: The text tokenizer (the trainer's `processing_class`).
+        text_column (`str`, defaults to `"text"`): Column holding the target sentence.
+        max_target_length (`int`, *optional*, defaults to `128`): Maximum number of label tokens.
+        decoder_start_token_id (`int`, *optional*): When set, `decoder_input_ids` (the labels shifted right behind
+            this token) are added to the batch; the Trainer's label smoother removes `labels` before the forward pass,
+            so the model could not derive them itself.
+        max_frames, confidence_threshold, frame_sampling: see [`PoseCollator`].
+    """
+
+    tokenizer: Any = None
+    text_column: str = "text"
+    max_target_length: int | None = 128
+    decoder_start_token_id: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.tokenizer is None:
+            raise ValueError("SignTranslationCollator needs a tokenizer: pass tokenizer=<your tokenizer>.")
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        inputs = self.encode(self.pad(examples))
+        texts = [example[self.text_column] for example in examples]
+        inputs["labels"] = tokenize_targets(self.tokenizer, texts, self.max_target_length)
+        if self.decoder_start_token_id is not None:
+            inputs["decoder_input_ids"] = shift_right(
+                inputs["labels"], self.decoder_start_token_id, self.tokenizer.pad_token_id
+            )
+        return inputs

@@ -1,0 +1,94 @@
+"""The SignDPO collator: pads the chosen clips and runs the preference hooks that build the rejected sides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .collators import PoseBatch, PoseCollator, tokenize_targets
+from .hooks import AttentionHook, LanguageHook, PoseHook, PreferenceHook
+
+
+@dataclass
+class SignPreferenceCollator(PoseCollator):
+    """Collates pose rows into a SignDPO batch: the chosen pairs plus one rejected sample per level.
+
+    The output holds:
+    - `pose`, `pose_mask`, `labels`: the chosen side (clean clip, reference text);
+    - `rejected_pose_<level>` for every input-level hook (same text, perturbed pose; same frame mask);
+    - `rejected_labels_language` for the language hook (same pose, corrupted text);
+    - `source_keypoints`, `source_mask`, `source_lengths`: the chosen clip in source space, for in-step hooks
+      (the attention level), which the trainer runs once it has the reference model's salience.
+
+    Text is truncated before padding. Random draws go through a generator seeded from torch's global generator, which
+    the Trainer seeds and restores from checkpoints, so a resumed run draws the same pairs.
+
+    Args:
+        tokenizer: The target-text tokenizer.
+        hooks (`Sequence[PreferenceHook]`): The preference hooks, one per level.
+        text_column (`str`, defaults to `"text"`): Column of the reference translation.
+        max_target_length (`int`, defaults to `128`): Maximum number of target tokens.
+        max_frames, confidence_threshold, frame_sampling: see [`PoseCollator`].
+    """
+
+    tokenizer: Any = None
+    hooks: Sequence[PreferenceHook] = field(default_factory=tuple)
+    text_column: str = "text"
+    max_target_length: int | None = 128
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.tokenizer is None:
+            raise ValueError("SignPreferenceCollator needs a tokenizer: pass tokenizer=<your tokenizer>.")
+        levels = [hook.level for hook in self.hooks]
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"Two preference hooks share a level name: {levels}.")
+
+    @property
+    def in_step_hooks(self) -> list[PreferenceHook]:
+        return [hook for hook in self.hooks if hook.in_step]
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        for row, example in enumerate(examples):
+            text = example.get(self.text_column)
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(
+                    f"Row {example.get('id', row)!r} has no reference text in column {self.text_column!r}; "
+                    "SignDPO needs the translation of every clip."
+                )
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
+        batch = self.pad(examples)
+        inputs = self.encode(batch)
+        texts = [example[self.text_column] for example in examples]
+        inputs["labels"] = tokenize_targets(self.tokenizer, texts, self.max_target_length)
+        for hook in self.hooks:
+            if hook.in_step:
+                continue
+            rejected = hook(batch, examples, generator)
+            if isinstance(rejected, PoseBatch):
+                inputs[f"rejected_pose_{hook.level}"] = self.encode(rejected)["pose"]
+            else:
+                inputs[f"rejected_labels_{hook.level}"] = tokenize_targets(
+                    self.tokenizer, rejected, self.max_target_length
+                )
+        if self.in_step_hooks:
+            inputs["source_keypoints"] = batch.keypoints
+            inputs["source_mask"] = batch.mask
+            inputs["source_lengths"] = batch.lengths
+        return inputs
+
+
+def build_preference_hooks(args, language: str = "en") -> list[PreferenceHook]:
+    """The hooks of the levels a [`SignDPOConfig`] turns on, configured from it."""
+    hooks: list[PreferenceHook] = []
+    for level in args.levels:
+        if level == "language":
+            hooks.append(LanguageHook(args.text_column, args.rejected_texts_column, language=language))
+        elif level == "attention":
+            hooks.append(AttentionHook(args.attention_operators, args.attention_strength, args.attention_top_k))
+        else:
+            hooks.append(PoseHook(level, getattr(args, f"{level}_operators"), getattr(args, f"{level}_strength")))
+    return hooks
