@@ -1,6 +1,16 @@
 """Pose data: readers, skeleton layouts, the canonical four-part skeleton, normalisation, datasets and SynthSign."""
 
+from .benchmarks import (
+    csl_daily_manifest,
+    how2sign_manifest,
+    load_csl_daily,
+    load_how2sign,
+    load_openasl,
+    openasl_manifest,
+    parse_timestamp,
+)
 from .canonical import CANONICAL_LAYOUT, CANONICAL_PARTS, NUM_CANONICAL_JOINTS, PART_NAMES
+from .dataset import BuildReport, PoseDatasetError, RowProblem, build_pose_dataset, dataset_features, read_manifest
 from .layouts import LAYOUTS, SkeletonLayout, detect_layout, get_layout, to_canonical
 from .normalize import normalize_parts, sample_frames
 from .pose import PoseSequence
@@ -9,6 +19,19 @@ from .safe_pickle import UnsafePickleError, safe_load_pickle
 
 
 __all__ = [
+    "BuildReport",
+    "PoseDatasetError",
+    "RowProblem",
+    "build_pose_dataset",
+    "csl_daily_manifest",
+    "dataset_features",
+    "how2sign_manifest",
+    "load_csl_daily",
+    "load_how2sign",
+    "load_openasl",
+    "openasl_manifest",
+    "parse_timestamp",
+    "read_manifest",
     "CANONICAL_LAYOUT",
     "CANONICAL_PARTS",
     "LAYOUTS",

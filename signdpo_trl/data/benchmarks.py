@@ -1,0 +1,304 @@
+"""Label-file loaders for the SLT benchmarks, in the forms their authors publish them.
+
+Each loader turns a benchmark's own label files into manifest rows (`*_manifest`) and builds the memory-mapped
+`DatasetDict` from them with `build_pose_dataset` (`load_*`), with the splits named `train`, `validation` and
+`test`. Pose files are not part of any of these releases' label files; where they are expected is documented per
+loader.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from datasets import DatasetDict
+
+from signdpo_trl.data.dataset import BuildReport, build_pose_dataset
+from signdpo_trl.data.safe_pickle import safe_load_pickle
+
+
+logger = logging.getLogger(__name__)
+
+OPENASL_COLUMNS = ("vid", "yid", "start", "end", "raw-text", "tokenized-text", "split")
+OPENASL_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
+
+HOW2SIGN_COLUMNS = (
+    "VIDEO_ID",
+    "VIDEO_NAME",
+    "SENTENCE_ID",
+    "SENTENCE_NAME",
+    "START_REALIGNED",
+    "END_REALIGNED",
+    "SENTENCE",
+)
+HOW2SIGN_LABEL_FILES = {
+    "train": "how2sign_realigned_train.csv",
+    "validation": "how2sign_realigned_val.csv",
+    "test": "how2sign_realigned_test.csv",
+}
+
+CSL_DAILY_LABEL_FILES = {"train": "labels.train", "validation": "labels.dev", "test": "labels.test"}
+
+PosePattern = str | Callable[[Mapping[str, str]], str]
+
+
+def parse_timestamp(value: str) -> float:
+    """Seconds from an `HH:MM:SS.mmm` timestamp (as in OpenASL's `start` and `end`); plain seconds also pass."""
+    parts = value.strip().split(":")
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"Not a timestamp: {value!r} (expected HH:MM:SS.mmm).")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def _read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    # Both releases are tab-separated without quoting: their sentences hold quote characters that CSV quoting
+    # would swallow.
+    with path.open(encoding="utf-8", newline="") as stream:
+        reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+        missing = [column for column in required if column not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(
+                f"{path} lacks the columns {missing}; expected a tab-separated file with the columns {list(required)}."
+            )
+        return [{key: (value or "").strip() for key, value in row.items()} for row in reader]
+
+
+# OpenASL ------------------------------------------------------------------------------------------------------------
+
+
+def openasl_manifest(tsv_path: str | os.PathLike, pose_pattern: PosePattern = "{vid}.pose") -> list[dict[str, Any]]:
+    """Manifest rows from OpenASL's label file (`data/openasl-v1.0.tsv` of chevalierNoir/OpenASL).
+
+    The file is tab-separated with the columns `vid` (clip id), `yid` (YouTube id of the source video), `start`
+    and `end` (`HH:MM:SS.mmm` in the source video), `raw-text`, `tokenized-text`, `split` (`train`, `valid`, `test`)
+    and possibly more (the release also has `gloss`); the extra columns are ignored. The translation is `raw-text`.
+
+    Pose files are found with `pose_pattern`, relative to the `pose_root` given to `build_pose_dataset`:
+
+    - a format string over the row's columns, e.g. `"{vid}.pose"` (the default: one file per clip, as OpenASL's
+      `prep/crop_video.py` cuts clips named after `vid`) or `"{yid}.pose"` (one file per source video);
+    - or a callable from the row to the path, e.g. `lambda row: row["vid"].replace(":", "%") + ".pkl"` for clips
+      named as `crop_video.py` writes them to disk.
+
+    When the path depends on `vid`, the file is the clip and is read whole; otherwise the clip is cut out of the
+    source video's file with `start` and `end`.
+
+    Returns:
+        `list[dict]`: Rows with `id` (= `vid`), `path`, `text`, `split` (`train`, `validation`, `test`), `start`/`end`
+        (seconds, only for whole-video files) and the extras `yid` and `tokenized_text`.
+    """
+    labels = _read_tsv(Path(tsv_path), OPENASL_COLUMNS)
+    cut_from_source = isinstance(pose_pattern, str) and "{vid}" not in pose_pattern
+    rows = []
+    for number, label in enumerate(labels, start=2):
+        split = OPENASL_SPLITS.get(label["split"])
+        if split is None:
+            raise ValueError(
+                f"{tsv_path} line {number}: unknown split {label['split']!r}; expected one of {list(OPENASL_SPLITS)}."
+            )
+        path = pose_pattern(label) if callable(pose_pattern) else pose_pattern.format(**label)
+        row = {"id": label["vid"], "path": path, "text": label["raw-text"], "split": split}
+        if cut_from_source:
+            row.update(start=parse_timestamp(label["start"]), end=parse_timestamp(label["end"]))
+        row.update(yid=label["yid"], tokenized_text=label["tokenized-text"])
+        rows.append(row)
+    return rows
+
+
+def load_openasl(
+    tsv_path: str | os.PathLike,
+    pose_root: str | os.PathLike,
+    *,
+    pose_pattern: PosePattern = "{vid}.pose",
+    num_proc: int | None = None,
+    on_error: Literal["raise", "skip"] = "raise",
+    **build_kwargs: Any,
+) -> DatasetDict | tuple[DatasetDict, BuildReport]:
+    """OpenASL as a `DatasetDict` (`train`, `validation`, `test`).
+
+    Args:
+        tsv_path (`str` or `os.PathLike`): The release's `openasl-v1.0.tsv`.
+        pose_root (`str` or `os.PathLike`): Folder holding the pose files.
+        pose_pattern (`str` or callable, defaults to `"{vid}.pose"`): Where a clip's pose file is; see
+            `openasl_manifest`.
+        num_proc (`int`, *optional*): Processes reading pose files.
+        on_error (`str`, defaults to `"raise"`): `"raise"` or `"skip"` unusable clips; see `build_pose_dataset`.
+        build_kwargs: Further arguments of `build_pose_dataset` (`keypoint_dtype`, `coords`, `cache_dir`, `layout`,
+            `return_report`, ...).
+    """
+    return build_pose_dataset(
+        openasl_manifest(tsv_path, pose_pattern),
+        pose_root=pose_root,
+        num_proc=num_proc,
+        on_error=on_error,
+        **build_kwargs,
+    )
+
+
+# How2Sign -----------------------------------------------------------------------------------------------------------
+
+
+def how2sign_manifest(
+    labels_dir: str | os.PathLike, label_files: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Manifest rows from How2Sign's realigned English translation files.
+
+    `labels_dir` holds `how2sign_realigned_train.csv`, `how2sign_realigned_val.csv` and
+    `how2sign_realigned_test.csv` (tab-separated despite the suffix, with the columns `VIDEO_ID`, `VIDEO_NAME`,
+    `SENTENCE_ID`, `SENTENCE_NAME`, `START_REALIGNED`, `END_REALIGNED`, `SENTENCE`); splits whose file is absent are
+    left out.
+
+    The supported pose release is the sentence-level (clip) OpenPose one: one folder per sentence, named
+    `SENTENCE_NAME`, of per-frame `*_keypoints.json` files (`<pose_root>/<SENTENCE_NAME>/`). Those folders are
+    already cut to the sentence, so the realigned times are not applied.
+
+    Args:
+        labels_dir (`str` or `os.PathLike`): Folder of the label files.
+        label_files (`Mapping[str, str]`, *optional*): Split name to file name, defaults to the release's names.
+
+    Returns:
+        `list[dict]`: Rows with `id` (= `SENTENCE_NAME`), `path` (= `SENTENCE_NAME`), `text` (= `SENTENCE`),
+        `split` and the extras `video_id`, `video_name`, `sentence_id`.
+    """
+    labels_dir = Path(labels_dir)
+    rows = []
+    for split, file_name in (label_files or HOW2SIGN_LABEL_FILES).items():
+        path = labels_dir / file_name
+        if not path.is_file():
+            logger.info(f"How2Sign: no {file_name} in {labels_dir}; the {split!r} split is left out.")
+            continue
+        for label in _read_tsv(path, HOW2SIGN_COLUMNS):
+            rows.append(
+                {
+                    "id": label["SENTENCE_NAME"],
+                    "path": label["SENTENCE_NAME"],
+                    "text": label["SENTENCE"],
+                    "split": split,
+                    "video_id": label["VIDEO_ID"],
+                    "video_name": label["VIDEO_NAME"],
+                    "sentence_id": label["SENTENCE_ID"],
+                }
+            )
+    if not rows:
+        expected = list((label_files or HOW2SIGN_LABEL_FILES).values())
+        raise FileNotFoundError(f"No How2Sign label file found in {labels_dir}; expected any of {expected}.")
+    return rows
+
+
+def load_how2sign(
+    labels_dir: str | os.PathLike,
+    pose_root: str | os.PathLike,
+    *,
+    label_files: Mapping[str, str] | None = None,
+    num_proc: int | None = None,
+    on_error: Literal["raise", "skip"] = "raise",
+    **build_kwargs: Any,
+) -> DatasetDict | tuple[DatasetDict, BuildReport]:
+    """How2Sign as a `DatasetDict` (`train`, `validation`, `test`) from its OpenPose clip folders.
+
+    Args:
+        labels_dir (`str` or `os.PathLike`): Folder of the `how2sign_realigned_*.csv` files.
+        pose_root (`str` or `os.PathLike`): Folder of the per-sentence OpenPose JSON folders; see
+            `how2sign_manifest`.
+        label_files (`Mapping[str, str]`, *optional*): Split name to label file name.
+        num_proc (`int`, *optional*): Processes reading pose files.
+        on_error (`str`, defaults to `"raise"`): `"raise"` or `"skip"` unusable clips; see `build_pose_dataset`.
+        build_kwargs: Further arguments of `build_pose_dataset`.
+    """
+    return build_pose_dataset(
+        how2sign_manifest(labels_dir, label_files),
+        pose_root=pose_root,
+        num_proc=num_proc,
+        on_error=on_error,
+        **build_kwargs,
+    )
+
+
+# CSL-Daily (as distributed by Uni-Sign) -----------------------------------------------------------------------------
+
+
+def csl_daily_manifest(
+    labels_dir: str | os.PathLike, label_files: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Manifest rows from CSL-Daily's label files as Uni-Sign distributes them.
+
+    `labels_dir` holds `labels.train`, `labels.dev` and `labels.test`: gzip-compressed pickles of
+    `{key: {"name", "gloss", "text", "video_path", ...}}`, read with the restricted unpickler (only plain
+    containers and numpy arrays). The pose of a clip is Uni-Sign's pickle `<pose_root>/<video_path with .mp4
+    replaced by .pkl>` (its `pose_format` folder). The text is Chinese.
+
+    Returns:
+        `list[dict]`: Rows with `id` (= `name`), `path`, `text`, `split` and the extra `gloss` (glosses joined by
+        spaces, as Uni-Sign does; empty when absent).
+    """
+    labels_dir = Path(labels_dir)
+    rows = []
+    for split, file_name in (label_files or CSL_DAILY_LABEL_FILES).items():
+        path = labels_dir / file_name
+        if not path.is_file():
+            logger.info(f"CSL-Daily: no {file_name} in {labels_dir}; the {split!r} split is left out.")
+            continue
+        with gzip.open(path, "rb") as stream:
+            labels = safe_load_pickle(stream)
+        if not isinstance(labels, Mapping):
+            raise ValueError(f"{path} holds a {type(labels).__name__}, expected a dict of samples.")
+        for key, label in labels.items():
+            missing = [field for field in ("name", "text", "video_path") if field not in label]
+            if missing:
+                raise ValueError(f"{path}: sample {key!r} lacks {missing}.")
+            text = label["text"]
+            gloss = label.get("gloss") or []
+            rows.append(
+                {
+                    "id": str(label["name"]),
+                    "path": _with_suffix(str(label["video_path"]), ".pkl"),
+                    "text": "".join(text) if isinstance(text, (list, tuple)) else str(text),
+                    "split": split,
+                    "gloss": " ".join(gloss) if isinstance(gloss, (list, tuple)) else str(gloss),
+                }
+            )
+    if not rows:
+        expected = list((label_files or CSL_DAILY_LABEL_FILES).values())
+        raise FileNotFoundError(f"No CSL-Daily label file found in {labels_dir}; expected any of {expected}.")
+    return rows
+
+
+def _with_suffix(path: str, suffix: str) -> str:
+    root, _ = os.path.splitext(path)
+    return root + suffix
+
+
+def load_csl_daily(
+    labels_dir: str | os.PathLike,
+    pose_root: str | os.PathLike,
+    *,
+    label_files: Mapping[str, str] | None = None,
+    num_proc: int | None = None,
+    on_error: Literal["raise", "skip"] = "raise",
+    **build_kwargs: Any,
+) -> DatasetDict | tuple[DatasetDict, BuildReport]:
+    """CSL-Daily as a `DatasetDict` (`train`, `validation`, `test`) from Uni-Sign's labels and pose pickles.
+
+    Args:
+        labels_dir (`str` or `os.PathLike`): Folder of `labels.train`, `labels.dev`, `labels.test`.
+        pose_root (`str` or `os.PathLike`): Uni-Sign's `pose_format` folder of per-clip pickles.
+        label_files (`Mapping[str, str]`, *optional*): Split name to label file name.
+        num_proc (`int`, *optional*): Processes reading pose files.
+        on_error (`str`, defaults to `"raise"`): `"raise"` or `"skip"` unusable clips; see `build_pose_dataset`.
+        build_kwargs: Further arguments of `build_pose_dataset`.
+    """
+    return build_pose_dataset(
+        csl_daily_manifest(labels_dir, label_files),
+        pose_root=pose_root,
+        num_proc=num_proc,
+        on_error=on_error,
+        **build_kwargs,
+    )
