@@ -15,8 +15,10 @@ from .version import __version__
 
 
 _EXPORTS = {
+    "data": ["SynthSignConfig", "generate_synthsign", "load_pose", "build_pose_dataset"],
+    "visualization": ["plot_pose_comparison", "plot_skeleton_frames", "save_skeleton_gif"],
     "metrics": ["SLT_METRIC_PATH", "compute_slt_metrics", "probe_accuracy"],
-    "models": ["SignTranslationConfig", "SignTranslationModel", "build_tokenizer"],
+    "models": ["SignTranslationConfig", "SignTranslationModel", "build_tokenizer", "sync_text_config"],
     "trainer": [
         "PoseCollator",
         "SignDPOConfig",

@@ -16,12 +16,14 @@ from .normalize import normalize_parts, sample_frames
 from .pose import PoseSequence
 from .readers import PoseFileError, load_pose, save_pose, save_unisign_pickle
 from .safe_pickle import UnsafePickleError, safe_load_pickle
+from .synthetic import SynthSignConfig, SynthSignLexicon, build_lexicon, generate_synthsign, write_synthsign
 
 
 __all__ = [
     "BuildReport",
     "PoseDatasetError",
     "RowProblem",
+    "build_lexicon",
     "build_pose_dataset",
     "csl_daily_manifest",
     "dataset_features",
@@ -40,8 +42,11 @@ __all__ = [
     "PoseFileError",
     "PoseSequence",
     "SkeletonLayout",
+    "SynthSignConfig",
+    "SynthSignLexicon",
     "UnsafePickleError",
     "detect_layout",
+    "generate_synthsign",
     "get_layout",
     "load_pose",
     "normalize_parts",
@@ -50,4 +55,5 @@ __all__ = [
     "save_pose",
     "save_unisign_pickle",
     "to_canonical",
+    "write_synthsign",
 ]
