@@ -1,65 +1,16 @@
-"""Maximum-likelihood training of a pose-to-text model on SynthSign (or any saved pose corpus).
-
-The MLE model is the starting point and the reference model of SignDPO (`recipes/dpo_synthsign.py`).
-
-Usage (from the repository root):
+"""Maximum-likelihood training of a pose-to-text model on the bundled SynthSign corpus (2 CPU cores: about 15 minutes).
 
 ```bash
-# one process, CPU or one GPU
-python recipes/sft_synthsign.py --config recipes/configs/sft_synthsign.yaml
-
-# under accelerate (one GPU, several GPUs, or two CPU processes)
-accelerate launch recipes/sft_synthsign.py --config recipes/configs/sft_synthsign.yaml
-accelerate launch --config_file recipes/accelerate_configs/multi_gpu.yaml recipes/sft_synthsign.py \
-    --config recipes/configs/sft_synthsign.yaml
+python recipes/sft_synthsign.py
+accelerate launch recipes/sft_synthsign.py
+accelerate launch --config_file recipes/accelerate_configs/multi_gpu.yaml recipes/sft_synthsign.py
 ```
 
-Any field of `SignSFTConfig`, `SignModelArguments` or `SignDataArguments` can be given on the command line and
-overrides the YAML file (`--num_train_epochs 2`, `--push_to_hub --hub_model_id me/sign-sft`).
+Without `--config`, `recipes/configs/sft_synthsign.yaml` is used; command-line fields override it.
 """
 
-import json
-from pathlib import Path
-
-from trl import TrlParser
-
-from signdpo_trl import SignSFTConfig, SignSFTTrainer
-from signdpo_trl.script_utils import SignDataArguments, SignModelArguments, build_model, load_corpus, load_tokenizer
-
-
-def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args: SignModelArguments):
-    corpus = load_corpus(data_args)
-    train_dataset, test_dataset = corpus[data_args.train_split], corpus[data_args.test_split]
-    eval_dataset = corpus[data_args.eval_split]
-    if data_args.max_eval_samples is not None:
-        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
-
-    tokenizer = load_tokenizer(model_args, train_dataset[training_args.text_column], language=data_args.language)
-    model = build_model(model_args, tokenizer)
-
-    trainer = SignSFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-    )
-    trainer.train()
-
-    test_metrics = trainer.predict(test_dataset).metrics
-    trainer.log_metrics("test", test_metrics)
-    trainer.save_metrics("test", test_metrics)
-    trainer.save_model(training_args.output_dir)
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(training_args.output_dir)
-        summary = {key.removeprefix("test_"): value for key, value in test_metrics.items()}
-        (Path(training_args.output_dir) / "test_metrics.json").write_text(json.dumps(summary, indent=2))
-    if training_args.push_to_hub:
-        trainer.push_to_hub(dataset_name=None if data_args.dataset_path else "synthsign")
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()
+from sft import cli
 
 
 if __name__ == "__main__":
-    parser = TrlParser((SignDataArguments, SignSFTConfig, SignModelArguments))
-    main(*parser.parse_args_and_config())
+    cli(default_config="configs/sft_synthsign.yaml")

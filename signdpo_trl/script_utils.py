@@ -33,6 +33,11 @@ class SignModelArguments:
         temporal_stride (`int`), per_part_tokens (`bool`), pose_dropout (`float`): Pose encoder sizes.
         prompt (`str`, *optional*): Text put before the pose tokens.
         attn_implementation (`str`, *optional*): Attention kernel of the language model (`"eager"`, `"sdpa"`).
+        use_peft (`bool`), lora_r, lora_alpha (`int`), lora_dropout (`float`), lora_target_modules (`list[str]`):
+            LoRA adapters on the language model (TRL's `ModelConfig` names).
+        train_pose_encoder (`bool`): With LoRA, train the whole pose encoder as well (peft `modules_to_save`).
+        load_in_4bit (`bool`), bnb_4bit_quant_type (`str`): QLoRA: the language model's linear layers in 4-bit
+            (bitsandbytes, CUDA only); the pose encoder and output head stay in full precision.
     """
 
     model_name_or_path: str | None = field(default=None, metadata={"help": "Saved SignTranslationModel to load."})
@@ -57,6 +62,19 @@ class SignModelArguments:
     pose_dropout: float = field(default=0.1, metadata={"help": "Pose encoder dropout."})
     prompt: str | None = field(default=None, metadata={"help": "Text put before the pose tokens."})
     attn_implementation: str | None = field(default=None, metadata={"help": "Language model attention kernel."})
+    use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters on the language model."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q", "k", "v", "o", "wi_0", "wi_1", "wo"],
+        metadata={"help": "Language-model modules that get LoRA adapters (T5/mT5 names by default)."},
+    )
+    train_pose_encoder: bool = field(
+        default=True, metadata={"help": "With LoRA, keep training the whole pose encoder (modules_to_save)."}
+    )
+    load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: load the language model in 4-bit."})
+    bnb_4bit_quant_type: str = field(default="nf4", metadata={"help": "4-bit quantisation type."})
 
 
 @dataclass
@@ -71,7 +89,11 @@ class SignDataArguments:
         synthsign_cache (`str`, *optional*): Directory where the generated corpus is saved and reloaded.
         train_split, eval_split, test_split (`str`): Split names.
         max_eval_samples (`int`, *optional*): Evaluate during training on the first N rows only (speed).
-        language (`str`): Transcript language, `"en"` or `"zh"`.
+        benchmark (`str`, *optional*): Build the corpus from a benchmark release (`"openasl"`, `"how2sign"`,
+            `"csl_daily"`) found at `labels_path` and `pose_root`.
+        labels_path, pose_root, pose_pattern (`str`): Where the benchmark's label files and poses are.
+        num_proc (`int`, *optional*): Processes used to build the dataset.
+        dataset_cache (`str`, *optional*): Where a built benchmark dataset is saved and reloaded.
     """
 
     dataset_path: str | None = field(default=None, metadata={"help": "DatasetDict saved with save_to_disk."})
@@ -82,27 +104,65 @@ class SignDataArguments:
     eval_split: str = field(default="validation", metadata={"help": "Evaluation split."})
     test_split: str = field(default="test", metadata={"help": "Test split."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on the first N rows only."})
-    language: str = field(default="en", metadata={"help": "Transcript language: en or zh."})
+    benchmark: str | None = field(
+        default=None, metadata={"help": "Build the corpus from a benchmark release: openasl, how2sign or csl_daily."}
+    )
+    labels_path: str | None = field(
+        default=None,
+        metadata={"help": "OpenASL TSV file, How2Sign folder of realigned CSVs, or CSL-Daily folder of label files."},
+    )
+    pose_root: str | None = field(default=None, metadata={"help": "Folder of the benchmark's pose files."})
+    pose_pattern: str = field(
+        default="{vid}.pose", metadata={"help": "OpenASL: pose file of a clip, formatted with vid and yid."}
+    )
+    num_proc: int | None = field(default=None, metadata={"help": "Processes used to build the dataset."})
+    dataset_cache: str | None = field(
+        default=None, metadata={"help": "Where a built benchmark dataset is saved and reloaded (save_to_disk)."}
+    )
 
 
 def load_corpus(data_args: SignDataArguments) -> DatasetDict:
-    """The corpus of `data_args`: a saved `DatasetDict`, or SynthSign generated (and cached) on first use."""
+    """The corpus of `data_args`: a saved `DatasetDict`, a benchmark release built on first use, or SynthSign."""
     if data_args.dataset_path is not None:
         if not Path(data_args.dataset_path).exists():
             raise FileNotFoundError(f"dataset_path {data_args.dataset_path!r} does not exist.")
         return load_from_disk(data_args.dataset_path)
+    if data_args.benchmark is not None:
+        return _cached(data_args.dataset_cache, lambda: _build_benchmark(data_args))
     from .data.synthetic import SynthSignConfig, generate_synthsign
 
-    cache = Path(data_args.synthsign_cache) if data_args.synthsign_cache else None
-    if cache is not None and (cache / "dataset_dict.json").exists():
-        return load_from_disk(str(cache))
-    corpus = generate_synthsign(
-        SynthSignConfig(num_clips=data_args.synthsign_num_clips, seed=data_args.synthsign_seed)
-    )
-    if cache is not None:
-        corpus.save_to_disk(str(cache))
-        corpus = load_from_disk(str(cache))
-    return corpus
+    config = SynthSignConfig(num_clips=data_args.synthsign_num_clips, seed=data_args.synthsign_seed)
+    return _cached(data_args.synthsign_cache, lambda: generate_synthsign(config))
+
+
+def _cached(cache: str | None, build) -> DatasetDict:
+    # Saving then reloading memory-maps the corpus instead of keeping it in RAM.
+    if cache is not None and (Path(cache) / "dataset_dict.json").exists():
+        return load_from_disk(cache)
+    corpus = build()
+    if cache is None:
+        return corpus
+    corpus.save_to_disk(cache)
+    return load_from_disk(cache)
+
+
+def _build_benchmark(data_args: SignDataArguments) -> DatasetDict:
+    from .data import load_csl_daily, load_how2sign, load_openasl
+
+    if data_args.labels_path is None or data_args.pose_root is None:
+        raise ValueError(f"benchmark={data_args.benchmark!r} needs --labels_path and --pose_root.")
+    if data_args.benchmark == "openasl":
+        return load_openasl(
+            data_args.labels_path,
+            data_args.pose_root,
+            pose_pattern=data_args.pose_pattern,
+            num_proc=data_args.num_proc,
+        )
+    if data_args.benchmark == "how2sign":
+        return load_how2sign(data_args.labels_path, data_args.pose_root, num_proc=data_args.num_proc)
+    if data_args.benchmark == "csl_daily":
+        return load_csl_daily(data_args.labels_path, data_args.pose_root, num_proc=data_args.num_proc)
+    raise ValueError(f"Unknown benchmark {data_args.benchmark!r}; choose openasl, how2sign or csl_daily.")
 
 
 def load_tokenizer(model_args: SignModelArguments, texts, language: str = "en") -> PreTrainedTokenizerBase:
@@ -113,11 +173,55 @@ def load_tokenizer(model_args: SignModelArguments, texts, language: str = "en") 
     return build_tokenizer(texts, vocab_size=model_args.vocab_size, language=language)
 
 
+def quantization_config_from(model_args: SignModelArguments):
+    """A bitsandbytes 4-bit configuration for QLoRA, or None."""
+    if not model_args.load_in_4bit:
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=model_args.bnb_4bit_quant_type,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+        llm_int8_skip_modules=["pose_encoder", "lm_head"],
+    )
+
+
+def peft_config_from(model_args: SignModelArguments):
+    """A LoRA configuration for the language model (the pose encoder fully trained alongside), or None."""
+    if not model_args.use_peft:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        # Only the language model's layers: a regex anchored on its module names.
+        target_modules=rf".*language_model.*\.({'|'.join(model_args.lora_target_modules)})$",
+        modules_to_save=["pose_encoder"] if model_args.train_pose_encoder else None,
+        bias="none",
+    )
+
+
+def _prepare_quantized(model: SignTranslationModel) -> SignTranslationModel:
+    from peft import prepare_model_for_kbit_training
+
+    # Casts layer norms and the (unquantised) pose encoder to float32 and enables input gradients for LoRA.
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
 def build_model(model_args: SignModelArguments, tokenizer: PreTrainedTokenizerBase) -> SignTranslationModel:
     """Loads a saved model, or builds one around a pretrained LM or a T5 made from the configured sizes."""
     lm_kwargs = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
+    quantization_config = quantization_config_from(model_args)
+    if quantization_config is not None:
+        lm_kwargs["quantization_config"] = quantization_config
     if model_args.model_name_or_path is not None:
-        return SignTranslationModel.from_pretrained(model_args.model_name_or_path, **lm_kwargs)
+        model = SignTranslationModel.from_pretrained(model_args.model_name_or_path, **lm_kwargs)
+        return _prepare_quantized(model) if quantization_config is not None else model
     encoder_kwargs = {
         "pose_embed_dim": model_args.pose_embed_dim,
         "spatial_channels": list(model_args.spatial_channels),
@@ -128,13 +232,16 @@ def build_model(model_args: SignModelArguments, tokenizer: PreTrainedTokenizerBa
         "pose_dropout": model_args.pose_dropout,
     }
     if model_args.text_model_name_or_path is not None:
-        return SignTranslationModel.from_text_pretrained(
+        model = SignTranslationModel.from_text_pretrained(
             model_args.text_model_name_or_path,
             prompt=model_args.prompt,
             tokenizer=tokenizer,
             text_model_kwargs=lm_kwargs,
             **encoder_kwargs,
         )
+        return _prepare_quantized(model) if quantization_config is not None else model
+    if quantization_config is not None:
+        raise ValueError("load_in_4bit quantises a pretrained language model: set text_model_name_or_path as well.")
     text_config = T5Config(
         d_model=model_args.d_model,
         d_ff=model_args.d_ff,

@@ -249,3 +249,69 @@ def save_skeleton_gif(
     animation.save(str(path), writer=PillowWriter(fps=fps), dpi=80)
     plt.close(figure)
     return str(path)
+
+
+def plot_salience(
+    salience,
+    part_names: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Where the decoder looks: a clip's cross-attention salience over frames (and parts).
+
+    Args:
+        salience (array-like): `T` (frames) or `T x P` (frames x parts), as returned by
+            `SignTranslationModel.salience` for one clip.
+        part_names (`Sequence[str]`, *optional*): Names of the `P` parts; defaults to the canonical four.
+        path (`str`, *optional*): Where to save the PNG; the figure is returned either way.
+        title (`str`, *optional*): Figure title.
+    """
+    values = np.asarray(salience, dtype=np.float32)
+    figure, ax = plt.subplots(figsize=(8, 2.2 if values.ndim == 1 else 2.8))
+    if values.ndim == 1:
+        ax.bar(np.arange(len(values)), values, width=1.0, color=PART_COLORS["body"])
+        ax.set_ylabel("salience")
+    else:
+        names = list(part_names or CANONICAL_PARTS)
+        image = ax.imshow(values.T, aspect="auto", cmap="magma", interpolation="nearest")
+        ax.set_yticks(range(len(names)), names)
+        figure.colorbar(image, ax=ax, label="salience")
+    ax.set_xlabel("frame")
+    return _finish(figure, title, path)
+
+
+def plot_training_curves(
+    log_history: Sequence[dict],
+    keys: Sequence[str],
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Training curves from a Trainer's `state.log_history`, one panel per metric.
+
+    Args:
+        log_history (`Sequence[dict]`): The `trainer.state.log_history` (or `trainer_state.json`'s `log_history`).
+        keys (`Sequence[str]`): Metrics to plot; a key ending in `*` plots every metric with that prefix in one panel
+            (`"eval_bleu*"`), and `"rewards/*/margins"` every level's margin.
+        path (`str`, *optional*): Where to save the PNG.
+        title (`str`, *optional*): Figure title.
+    """
+    figure, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        names = sorted({name for entry in log_history for name in entry if _matches(name, key)})
+        for name in names:
+            points = [(entry["step"], entry[name]) for entry in log_history if name in entry and "step" in entry]
+            if points:
+                steps, values = zip(*points)
+                ax.plot(steps, values, label=name, linewidth=1.4)
+        ax.set_xlabel("step")
+        ax.set_title(key)
+        if len(names) > 1:
+            ax.legend(fontsize=6)
+    return _finish(figure, title, path)
+
+
+def _matches(name: str, key: str) -> bool:
+    if "*" not in key:
+        return name == key
+    prefix, suffix = key.split("*", 1)
+    return name.startswith(prefix) and name.endswith(suffix)

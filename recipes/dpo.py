@@ -1,0 +1,88 @@
+"""SignDPO from an MLE checkpoint: multi-level preference pairs built on the fly, test metrics before and after.
+
+This is the shared body of the `dpo_*.py` recipes; it runs on its own too, with any corpus:
+
+```bash
+python recipes/dpo.py --config recipes/configs/dpo_synthsign.yaml
+accelerate launch recipes/dpo.py --config recipes/configs/dpo_synthsign.yaml --model_name_or_path outputs/sft
+```
+
+Any field of `SignDPOConfig`, `SignModelArguments` or `SignDataArguments` can be given on the command line and
+overrides the YAML file.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from trl import TrlParser
+
+from signdpo_trl import SignDPOConfig, SignDPOTrainer
+from signdpo_trl.script_utils import (
+    SignDataArguments,
+    SignModelArguments,
+    build_model,
+    load_corpus,
+    load_tokenizer,
+    peft_config_from,
+)
+from signdpo_trl.trainer import evaluate_translation
+
+
+def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args: SignModelArguments):
+    if model_args.model_name_or_path is None:
+        raise ValueError("SignDPO starts from an MLE checkpoint: set model_name_or_path (e.g. outputs/sft_synthsign).")
+    corpus = load_corpus(data_args)
+    train_dataset, test_dataset = corpus[data_args.train_split], corpus[data_args.test_split]
+    eval_dataset = corpus[data_args.eval_split]
+    if data_args.max_eval_samples is not None:
+        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
+
+    tokenizer = load_tokenizer(model_args, train_dataset[training_args.text_column], language=training_args.language)
+    model = build_model(model_args, tokenizer)
+
+    def score(stage: str) -> dict[str, float]:
+        metrics, _ = evaluate_translation(
+            model, tokenizer, test_dataset, training_args, language=training_args.language, metric_key_prefix=stage
+        )
+        return metrics
+
+    before = score("before")
+    trainer = SignDPOTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config_from(model_args),
+    )
+    trainer.train()
+    model = trainer.model
+    after = score("after")
+
+    trainer.save_model(training_args.output_dir)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(training_args.output_dir)
+        summary = {"before": before, "after": after}
+        (Path(training_args.output_dir) / "test_metrics.json").write_text(json.dumps(summary, indent=2))
+        for key in sorted(before):
+            name = key.removeprefix("before_")
+            if f"after_{name}" in after and isinstance(before[key], float):
+                print(f"{name:>28}: {before[key]:8.2f} -> {after[f'after_{name}']:8.2f}")
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset_name=data_args.benchmark or "synthsign")
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()
+
+
+def cli(default_config: str | None = None):
+    """Parses the command line (a `--config` YAML and overrides) and runs `main`."""
+    parser = TrlParser((SignDataArguments, SignDPOConfig, SignModelArguments))
+    argv = sys.argv[1:]
+    if default_config is not None and "--config" not in argv:
+        argv = ["--config", str(Path(__file__).parent / default_config), *argv]
+    main(*parser.parse_args_and_config(args=argv))
+
+
+if __name__ == "__main__":
+    cli()
