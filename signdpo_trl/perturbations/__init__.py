@@ -12,6 +12,7 @@ Importing this package registers the built-in operators:
 """
 
 from .attention import attention_guided_perturbation, salience_per_frame, salience_top_k
+from .probe import ProbeReport, probe
 from .registry import (
     IN_STEP_LEVELS,
     LEVELS,
@@ -55,6 +56,7 @@ __all__ = [
     "ConfiguredOperator",
     "OperatorSpec",
     "PerturbedBatch",
+    "ProbeReport",
     "attention_guided_perturbation",
     "body_size",
     "build_operator",
@@ -70,6 +72,7 @@ __all__ = [
     "handshape_change",
     "joint_permutation",
     "list_operators",
+    "probe",
     "register_operator",
     "salience_per_frame",
     "salience_top_k",

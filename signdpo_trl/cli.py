@@ -1,0 +1,338 @@
+"""The `signdpo` command line: generate SynthSign, build pose datasets, probe perturbation operators.
+
+```
+signdpo synthsign --num-clips 2000 --seed 0 --output data/synthsign
+signdpo build manifest.jsonl --output data/my_corpus --num-proc 8 --on-error skip
+signdpo build openasl-v1.0.tsv --benchmark openasl --pose-root poses/ --output data/openasl
+signdpo probe --model outputs/sft --dataset data/synthsign --split test --max-samples 200 --output outputs/probe
+signdpo operators
+```
+
+Mistakes in arguments or paths end the command with a one-line message that names them and a non-zero exit status
+(2 for arguments, 1 for anything found while running); `signdpo --traceback COMMAND ...` shows where an error
+came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .version import __version__
+
+
+PROG = "signdpo"
+BENCHMARKS = ("openasl", "how2sign", "csl-daily")
+PROBE_FILES = ("probe.md", "probe.json", "probe.png")
+
+
+class CommandError(Exception):
+    """A user mistake found while a command runs: reported as one line, without a traceback."""
+
+
+# -- commands ---------------------------------------------------------------------------------------------------------
+
+
+def synthsign_command(args: argparse.Namespace) -> None:
+    from .data.synthetic import SynthSignConfig, generate_synthsign, write_synthsign
+
+    output = _fresh_output(args.output, "--output", args.overwrite)
+    config = SynthSignConfig(
+        num_clips=args.num_clips,
+        seed=args.seed,
+        validation_size=args.validation_size,
+        test_size=args.test_size,
+        keypoint_dtype=args.keypoint_dtype,
+    )
+    if args.format == "arrow":
+        corpus = generate_synthsign(config, num_proc=args.num_proc)
+        corpus.save_to_disk(str(output))
+        sizes = ", ".join(f"{split} {len(dataset)}" for split, dataset in corpus.items())
+        print(f"Wrote SynthSign ({sizes} clips) to {output}; load it with datasets.load_from_disk({str(output)!r}).")
+    else:
+        manifest = write_synthsign(config, output, format=args.format)
+        print(
+            f"Wrote {config.num_clips} SynthSign .{args.format} files and the manifest {manifest}; "
+            f"build a dataset with `{PROG} build {manifest} --output DIR`."
+        )
+
+
+def build_command(args: argparse.Namespace) -> None:
+    from .data import build_pose_dataset, load_csl_daily, load_how2sign, load_openasl
+
+    source = Path(args.source)
+    if not source.exists():
+        raise CommandError(f"{args.source}: no such file or directory.")
+    if args.pose_root is not None and not Path(args.pose_root).is_dir():
+        raise CommandError(f"--pose-root {args.pose_root}: no such directory.")
+    output = _fresh_output(args.output, "--output", args.overwrite)
+    build_kwargs = {
+        "num_proc": args.num_proc,
+        "on_error": args.on_error,
+        "keypoint_dtype": args.keypoint_dtype,
+        "coords": args.coords,
+        "layout": args.layout,
+        "fps": args.fps,
+        "cache_dir": args.cache_dir,
+        "return_report": True,
+    }
+    if args.benchmark is None:
+        if not source.is_file():
+            raise CommandError(f"{args.source}: a manifest must be a .csv, .tsv or .jsonl file, not a directory.")
+        loaded = build_pose_dataset(source, pose_root=args.pose_root, **build_kwargs)
+    else:
+        if args.pose_root is None:
+            raise CommandError(f"--benchmark {args.benchmark} needs --pose-root, the folder of its pose files.")
+        if args.benchmark == "openasl":
+            if not source.is_file():
+                raise CommandError(f"{args.source}: OpenASL needs its label file (openasl-v1.0.tsv), not a folder.")
+            loaded = load_openasl(source, args.pose_root, pose_pattern=args.pose_pattern, **build_kwargs)
+        else:
+            if not source.is_dir():
+                raise CommandError(f"{args.source}: {args.benchmark} needs the folder of its label files.")
+            loader = load_how2sign if args.benchmark == "how2sign" else load_csl_daily
+            loaded = loader(source, args.pose_root, **build_kwargs)
+    dataset, report = loaded
+    dataset.save_to_disk(str(output))
+    sizes = ", ".join(f"{split} {count}" for split, count in report.num_rows.items())
+    print(f"Wrote {output} ({sizes} clips).")
+    if report.num_skipped:
+        listed = "\n".join(f"  {problem}" for problem in report.skipped[:10])
+        more = f"\n  ... and {report.num_skipped - 10} more" if report.num_skipped > 10 else ""
+        print(f"Skipped {report.num_skipped} unusable rows:\n{listed}{more}")
+
+
+def probe_command(args: argparse.Namespace) -> None:
+    import torch
+    from datasets import Dataset, load_from_disk
+    from transformers import AutoTokenizer
+
+    from .models import SignTranslationModel
+    from .perturbations import probe
+
+    model_dir = Path(args.model)
+    if not model_dir.is_dir():
+        raise CommandError(f"--model {args.model}: no such directory.")
+    if not (model_dir / "config.json").is_file():
+        raise CommandError(f"--model {args.model}: no config.json there; give a folder written by save_pretrained.")
+    dataset_dir = Path(args.dataset)
+    if not dataset_dir.is_dir():
+        raise CommandError(f"--dataset {args.dataset}: no such directory.")
+    if not any((dataset_dir / name).is_file() for name in ("dataset_dict.json", "dataset_info.json")):
+        raise CommandError(f"--dataset {args.dataset}: not a dataset saved with save_to_disk.")
+
+    dataset = load_from_disk(str(dataset_dir))
+    if not isinstance(dataset, Dataset):
+        if args.split not in dataset:
+            raise CommandError(f"--split {args.split}: {args.dataset} has no such split; it has {', '.join(dataset)}.")
+        dataset = dataset[args.split]
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = SignTranslationModel.from_pretrained(str(model_dir)).to(device)
+    language = args.language or tokenizer.init_kwargs.get("language") or "en"
+
+    report = probe(
+        model,
+        tokenizer,
+        dataset,
+        operators=args.operators,
+        strengths=args.strengths,
+        batch_size=args.batch_size,
+        max_samples=args.max_samples,
+        num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens,
+        language=language,
+        seed=args.seed,
+        max_frames=args.max_frames,
+        text_column=args.text_column,
+        compute_bleu=not args.no_bleu,
+    )
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    markdown = report.to_markdown()
+    (output / "probe.md").write_text(markdown, encoding="utf-8")
+    report.to_json(output / "probe.json")
+    report.plot(output / "probe.png")
+    print(markdown)
+    print(f"Wrote {', '.join(str(output / name) for name in PROBE_FILES)}.")
+
+
+def operators_command(args: argparse.Namespace) -> None:
+    from .perturbations import get_operator_spec, list_operators
+
+    specs = [get_operator_spec(name) for name in list_operators(args.level)]
+    name_width = max((len(spec.name) for spec in specs), default=0)
+    level_width = max((len(spec.level) for spec in specs), default=0)
+    for spec in specs:
+        description = _first_sentence(spec.description)
+        if spec.requires_salience:
+            description += " [needs the model's salience: runs in the training step]"
+        print(f"{spec.name:<{name_width}}  {spec.level:<{level_width}}  {description}")
+
+
+# -- parser -----------------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `signdpo` argument parser, one subcommand per task."""
+    from .perturbations import LEVELS
+    from .perturbations.probe import DEFAULT_STRENGTHS
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="SignDPO: multi-level DPO for skeleton-based sign language translation."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="Show the full traceback of an error.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    synthsign = commands.add_parser(
+        "synthsign", help="Generate the SynthSign corpus.", description="Generate the SynthSign corpus."
+    )
+    synthsign.add_argument("--num-clips", type=_positive_int, default=10_000, help="Clips in all splits together.")
+    synthsign.add_argument("--seed", type=int, default=0, help="Seed of the corpus.")
+    for split in ("validation", "test"):
+        synthsign.add_argument(
+            f"--{split}-size",
+            type=_size,
+            default=0.1,
+            help=f"Clips in {split}: a count (e.g. 50) or a fraction of --num-clips (e.g. 0.1, the default).",
+        )
+    synthsign.add_argument("--output", required=True, help="Output folder (must be empty or absent).")
+    synthsign.add_argument(
+        "--format",
+        choices=("arrow", "pkl", "pose"),
+        default="arrow",
+        help="arrow: a DatasetDict saved with save_to_disk; pkl / pose: one pose file per clip plus manifest.jsonl.",
+    )
+    synthsign.add_argument("--keypoint-dtype", choices=("float16", "float32"), default="float16")
+    synthsign.add_argument("--num-proc", type=_positive_int, default=None, help="Worker processes (arrow only).")
+    synthsign.add_argument("--overwrite", action="store_true", help="Write into a non-empty --output.")
+    synthsign.set_defaults(handler=synthsign_command)
+
+    build = commands.add_parser(
+        "build",
+        help="Build a pose DatasetDict from a manifest or a benchmark's label files.",
+        description="Build a memory-mapped pose DatasetDict and save it with save_to_disk. SOURCE is a manifest "
+        "(.csv, .tsv, .jsonl with id, path, text[, split, start, end]) or, with --benchmark, the benchmark's label "
+        "file (OpenASL: openasl-v1.0.tsv) or label folder (How2Sign, CSL-Daily).",
+    )
+    build.add_argument("source", metavar="SOURCE", help="Manifest file, or the benchmark's label file / folder.")
+    build.add_argument("--output", required=True, help="Output folder (must be empty or absent).")
+    build.add_argument("--benchmark", choices=BENCHMARKS, help="Read SOURCE as this benchmark's label files.")
+    build.add_argument("--pose-root", help="Folder that pose paths are resolved against (required with --benchmark).")
+    build.add_argument(
+        "--pose-pattern", default="{vid}.pose", help="OpenASL: where a clip's pose file is (default: {vid}.pose)."
+    )
+    build.add_argument("--num-proc", type=_positive_int, default=None, help="Processes reading pose files.")
+    build.add_argument("--on-error", choices=("raise", "skip"), default="raise", help="What to do with bad rows.")
+    build.add_argument("--keypoint-dtype", choices=("float16", "float32"), default="float16")
+    build.add_argument("--coords", type=int, choices=(2, 3), default=2, help="Coordinates kept per point.")
+    build.add_argument("--layout", help="Skeleton layout of files that do not carry one.")
+    build.add_argument("--fps", type=float, help="Frame rate of files that carry none.")
+    build.add_argument("--cache-dir", help="Folder of the Arrow cache files.")
+    build.add_argument("--overwrite", action="store_true", help="Write into a non-empty --output.")
+    build.set_defaults(handler=build_command)
+
+    probe = commands.add_parser(
+        "probe",
+        help="Measure how much each perturbation operator damages a model's translation.",
+        description="For each operator and strength, the drop of the model's log p(y|x) and BLEU-4 from the clean "
+        "input. Writes probe.md, probe.json and probe.png to --output.",
+    )
+    probe.add_argument("--model", required=True, help="Folder of a saved SignTranslationModel and its tokenizer.")
+    probe.add_argument("--dataset", required=True, help="Folder of a DatasetDict (or Dataset) saved to disk.")
+    probe.add_argument("--split", default="test", help="Split to probe (default: test).")
+    probe.add_argument("--output", required=True, help="Folder for probe.md, probe.json, probe.png.")
+    probe.add_argument("--operators", nargs="+", metavar="NAME", help="Operators to probe (default: all).")
+    probe.add_argument(
+        "--strengths", nargs="+", type=_strength, default=list(DEFAULT_STRENGTHS), metavar="S", help="Strengths."
+    )
+    probe.add_argument("--max-samples", type=_positive_int, help="Probe only the first N clips.")
+    probe.add_argument("--batch-size", type=_positive_int, default=16)
+    probe.add_argument("--num-beams", type=_positive_int, default=1)
+    probe.add_argument("--max-new-tokens", type=_positive_int, default=64)
+    probe.add_argument("--language", help="Target language for BLEU (default: the tokenizer's, else en).")
+    probe.add_argument("--seed", type=int, default=0)
+    probe.add_argument("--max-frames", type=_positive_int, default=256)
+    probe.add_argument("--text-column", default="text")
+    probe.add_argument("--no-bleu", action="store_true", help="Measure log p only (no generation).")
+    probe.add_argument("--device", help="Device of the model (default: cuda when available, else cpu).")
+    probe.set_defaults(handler=probe_command)
+
+    operators = commands.add_parser(
+        "operators", help="List the registered perturbation operators.", description="List the registered operators."
+    )
+    operators.add_argument("--level", choices=LEVELS, help="Only the operators of this level.")
+    operators.set_defaults(handler=operators_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the `signdpo` command line.
+
+    Args:
+        argv (`Sequence[str]`, *optional*): Arguments without the program name; defaults to `sys.argv[1:]`.
+
+    Returns:
+        `int`: 0 on success. Errors raise `SystemExit` with status 2 (bad arguments) or 1 (a problem found while
+        running), after a one-line message on stderr.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except (CommandError, OSError, ValueError, KeyError) as error:
+        if args.traceback:
+            raise
+        # KeyError's str() quotes its message.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return 0
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------------
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return number
+
+
+def _size(value: str) -> int | float:
+    """A split size: an integer is a number of clips, a number with a point a fraction."""
+    size = float(value) if "." in value else int(value)
+    if size < 0 or (isinstance(size, float) and size >= 1):
+        raise argparse.ArgumentTypeError(f"give a clip count (>= 0) or a fraction in [0, 1), got {value}")
+    return size
+
+
+def _strength(value: str) -> float:
+    strength = float(value)
+    if not 0.0 <= strength <= 1.0:
+        raise argparse.ArgumentTypeError(f"a strength lies in [0, 1], got {value}")
+    return strength
+
+
+def _fresh_output(path: str, flag: str, overwrite: bool) -> Path:
+    """`path` as an output folder that holds nothing yet (unless `overwrite`); the writer creates it."""
+    output = Path(path)
+    if output.exists() and not output.is_dir():
+        raise CommandError(f"{flag} {path}: exists and is not a directory.")
+    if output.is_dir() and any(output.iterdir()) and not overwrite:
+        raise CommandError(f"{flag} {path}: exists and is not empty; pass --overwrite to write into it.")
+    return output
+
+
+def _first_sentence(text: str) -> str:
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
