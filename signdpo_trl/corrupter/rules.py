@@ -77,8 +77,26 @@ def flip_negation(tokens: list[str], pool: Sequence[str], generator: torch.Gener
             return tokens[:at] + ["not"] + tokens[at:]
     for i, token in enumerate(lowered[:-1]):
         if token in _SUBJECT_AUX:
-            return tokens[: i + 1] + [_SUBJECT_AUX[token], "not"] + tokens[i + 1 :]
+            verb = tokens[i + 1]
+            if _SUBJECT_AUX[token] == "does":
+                verb = _base_form(verb)
+            return tokens[: i + 1] + [_SUBJECT_AUX[token], "not", verb] + tokens[i + 2 :]
     return None
+
+
+def _base_form(verb: str) -> str:
+    """The bare infinitive of a third-person singular present verb ("likes" -> "like", "watches" -> "watch")."""
+    irregular = {"has": "have", "does": "do", "goes": "go", "is": "be"}
+    lowered = verb.lower()
+    if lowered in irregular:
+        return irregular[lowered]
+    if lowered.endswith("ies") and len(lowered) > 4:
+        return verb[:-3] + "y"
+    if lowered.endswith(("ches", "shes", "sses", "xes", "zzes", "oes")):
+        return verb[:-2]
+    if lowered.endswith("s") and not lowered.endswith("ss"):
+        return verb[:-1]
+    return verb
 
 
 def swap_roles(tokens: list[str], pool: Sequence[str], generator: torch.Generator) -> list[str] | None:

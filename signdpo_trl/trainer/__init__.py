@@ -1,8 +1,9 @@
 """Trainers: MLE (`SignSFTTrainer`) and SignDPO (`SignDPOTrainer`), their configs, collators and preference hooks."""
 
-from .collators import PoseBatch, PoseCollator, SignTranslationCollator, tokenize_targets
+from .collators import CollatorResumeCallback, PoseBatch, PoseCollator, SignTranslationCollator, tokenize_targets
 from .dpo_config import SIGNDPO_LEVELS, SignDPOConfig
 from .dpo_trainer import SignDPOTrainer, disable_dropout
+from .evaluation import evaluate_translation
 from .hooks import AttentionHook, LanguageHook, PoseHook, PreferenceHook
 from .preference_collator import SignPreferenceCollator, build_preference_hooks
 from .sft_config import SignSFTConfig
@@ -12,6 +13,7 @@ from .sft_trainer import SignSFTTrainer
 __all__ = [
     "SIGNDPO_LEVELS",
     "AttentionHook",
+    "CollatorResumeCallback",
     "LanguageHook",
     "PoseBatch",
     "PoseCollator",
@@ -25,5 +27,6 @@ __all__ = [
     "SignTranslationCollator",
     "build_preference_hooks",
     "disable_dropout",
+    "evaluate_translation",
     "tokenize_targets",
 ]

@@ -14,6 +14,7 @@ confidence channel, in MLE and in DPO alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
+from transformers import TrainerCallback
+from transformers.trainer_utils import has_length
 
 from ..data.normalize import normalize_parts, sample_frames
 
@@ -58,14 +61,20 @@ class PoseCollator:
         frame_sampling (`str`, defaults to `"uniform"`):
             `"uniform"`: evenly spaced frames, deterministic (evaluation). `"random"`: a random sorted subset per
             clip (training augmentation); never used for evaluation.
-
-    Random draws come from torch's global generator, which the Trainer seeds and restores from checkpoints, so a
-    resumed run samples the same frames as an uninterrupted one.
+        seed (`int` or `tuple[int, ...]`, *optional*):
+            When set, the random draws of the `batch_index`-th batch come from a generator seeded with
+            `(*seed, batch_index)`; the trainers set it (`(args.seed, process index)`) and restore `batch_index` when
+            resuming, so a resumed run draws what an uninterrupted one does. The Trainer collates batches ahead of
+            the step and restores torch's global generator only afterwards, so draws from the global generator
+            (the behaviour without a seed) do not survive a resume exactly.
+        batch_index (`int`, defaults to `0`): Index of the next batch, counted by the collator.
     """
 
     max_frames: int = 256
     confidence_threshold: float = 0.3
     frame_sampling: str = "uniform"
+    seed: int | tuple[int, ...] | None = None
+    batch_index: int = 0
 
     def __post_init__(self):
         if self.frame_sampling not in ("uniform", "random"):
@@ -73,11 +82,26 @@ class PoseCollator:
         if self.max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {self.max_frames}.")
 
-    def pad(self, examples: Sequence[dict[str, Any]]) -> PoseBatch:
-        """Samples frames from each row and pads them into one source-space `PoseBatch`."""
-        generator = None
+    def batch_generator(self) -> torch.Generator:
+        """The generator of the next batch's random draws (see `seed`); advances `batch_index`."""
+        if self.seed is None:
+            return torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
+        entropy = [*(self.seed if isinstance(self.seed, tuple) else (self.seed,)), self.batch_index]
+        self.batch_index += 1
+        return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]))
+
+    def pad(self, examples: Sequence[dict[str, Any]], generator: torch.Generator | None = None) -> PoseBatch:
+        """Samples frames from each row and pads them into one source-space `PoseBatch`.
+
+        Args:
+            examples (`Sequence[dict]`): Rows with `keypoints` (T x J x C) and `confidence` (T x J).
+            generator (`torch.Generator`, *optional*): Source of the random frame sampling; defaults to
+                `batch_generator()`.
+        """
+        frame_generator = None
         if self.frame_sampling == "random":
-            generator = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+            generator = generator if generator is not None else self.batch_generator()
+            frame_generator = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=generator).item()))
         clips = []
         for row_index, example in enumerate(examples):
             keypoints = np.asarray(example["keypoints"], dtype=np.float32)
@@ -87,7 +111,7 @@ class PoseCollator:
                     f"Row {example.get('id', row_index)!r}: keypoints must be a non-empty T x J x C array, "
                     f"got shape {keypoints.shape}."
                 )
-            frames = sample_frames(keypoints.shape[0], self.max_frames, generator=generator)
+            frames = sample_frames(keypoints.shape[0], self.max_frames, generator=frame_generator)
             clips.append((keypoints[frames], confidence[frames]))
 
         lengths = torch.tensor([len(clip_keypoints) for clip_keypoints, _ in clips], dtype=torch.long)
@@ -163,3 +187,25 @@ class SignTranslationCollator(PoseCollator):
                 inputs["labels"], self.decoder_start_token_id, self.tokenizer.pad_token_id
             )
         return inputs
+
+
+class CollatorResumeCallback(TrainerCallback):
+    """Points a seeded collator at the first batch a run consumes: 0 for a new run, the batches already trained on
+    for a resumed one (the Trainer skips them without collating them).
+
+    Args:
+        collator ([`PoseCollator`]): The training collator.
+    """
+
+    def __init__(self, collator: PoseCollator):
+        self.collator = collator
+
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        accumulation = args.gradient_accumulation_steps
+        consumed = state.global_step * accumulation
+        if train_dataloader is not None and has_length(train_dataloader):
+            # As Trainer._init_training_state: whole epochs, then the update steps of the current one.
+            batches_per_epoch = len(train_dataloader)
+            epochs, updates = divmod(state.global_step, max(math.ceil(batches_per_epoch / accumulation), 1))
+            consumed = epochs * batches_per_epoch + updates * accumulation
+        self.collator.batch_index = consumed

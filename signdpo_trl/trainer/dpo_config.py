@@ -30,7 +30,8 @@ class SignDPOConfig(DPOConfig):
             `"temporal_local"`, `"attention"` and `"language"`. Input levels pair (x, y) with (x~, y); the language
             level pairs (x, y) with (x, y~).
         level_weights (`list[float]`, *optional*):
-            Weight of each level's DPO loss, in the order of `levels`. Defaults to 1 for every level.
+            Weight of each level's DPO loss, in the order of `levels`. Defaults to 1 for every level. Levels that a
+            user's own hooks add (a custom `data_collator`) weigh 1.
         spatial_global_operators, spatial_local_operators, temporal_global_operators, temporal_local_operators
         (`list[str]`):
             Registered perturbation operators a level draws from (one per clip and step, uniformly). Any operator
@@ -164,6 +165,17 @@ class SignDPOConfig(DPOConfig):
             )
         if all(loss == "sft" for loss in self.loss_type):
             raise ValueError("loss_type needs a preference loss besides 'sft', e.g. ['sigmoid', 'sft'].")
+        if "robust" in self.loss_type and not 0.0 <= self.label_smoothing < 0.5:
+            # The robust loss divides by 1 - 2 * label_smoothing.
+            raise ValueError(
+                f"The 'robust' loss needs label_smoothing in [0, 0.5); got {self.label_smoothing}. Set it to the "
+                "assumed fraction of flipped preferences, e.g. 0.1."
+            )
+        if self.f_divergence_type != "reverse_kl":
+            raise ValueError(
+                f"f_divergence_type={self.f_divergence_type!r} is not supported by SignDPO, whose margins are plain "
+                "log-ratios; set f_divergence_type='reverse_kl'."
+            )
         for level in ("spatial_global", "spatial_local", "temporal_global", "temporal_local", "attention"):
             strength = getattr(self, f"{level}_strength")
             if not 0.0 <= strength <= 1.0:

@@ -20,7 +20,7 @@ from trl import DPOTrainer
 from trl.trainer.base_trainer import _BaseTrainer
 from trl.trainer.utils import selective_log_softmax
 
-from .collators import PoseBatch
+from .collators import CollatorResumeCallback, PoseBatch, PoseCollator
 from .dpo_config import SignDPOConfig
 from .model_card import create_sign_model_card
 from .preference_collator import SignPreferenceCollator, build_preference_hooks
@@ -160,6 +160,7 @@ class SignDPOTrainer(DPOTrainer):
                 max_frames=args.max_frames,
                 confidence_threshold=args.confidence_threshold,
                 frame_sampling="uniform",
+                seed=(args.seed, args.process_index),
             )
 
         # DPOTrainer.__init__ prepares text datasets and patches a causal LM head; SignDPO needs neither, so the
@@ -200,6 +201,8 @@ class SignDPOTrainer(DPOTrainer):
             if is_peft_model(self.model):
                 raise ValueError("sync_ref_model=True needs a separate reference model; it does not work with peft.")
             self.add_callback(SyncRefModelCallback(ref_model=self.ref_model, accelerator=self.accelerator))
+        if isinstance(data_collator, PoseCollator) and data_collator.seed is not None:
+            self.add_callback(CollatorResumeCallback(data_collator))
         self.model.add_model_tags(self._tag_names)
 
     # -- the fused step ---------------------------------------------------------------------------------------------
@@ -225,11 +228,11 @@ class SignDPOTrainer(DPOTrainer):
         mode = "train" if self.model.training else "eval"
         pose, pose_mask, labels = inputs["pose"], inputs["pose_mask"], inputs["labels"]
         batch_size = pose.shape[0]
-        pose_levels = [level for level in self.args.levels if f"rejected_pose_{level}" in inputs]
+        # Levels in the collator's hook order, read from the batch: a user's own hook needs no entry in `args.levels`.
+        pose_levels = [key.removeprefix("rejected_pose_") for key in inputs if key.startswith("rejected_pose_")]
+        text_levels = [key.removeprefix("rejected_labels_") for key in inputs if key.startswith("rejected_labels_")]
         rejected_poses = [inputs[f"rejected_pose_{level}"] for level in pose_levels]
-        rejected_labels = []
-        if "rejected_labels_language" in inputs:
-            rejected_labels.append(inputs["rejected_labels_language"])
+        rejected_labels = [inputs[f"rejected_labels_{level}"] for level in text_levels]
 
         reference = self._reference_model()
         with torch.no_grad(), self._reference_context():
@@ -256,7 +259,7 @@ class SignDPOTrainer(DPOTrainer):
         chosen_tokens, rejected_tokens = token_counts[:batch_size], token_counts[batch_size:]
         chosen_logratios = chosen_logps - ref_chosen_logps
         rejected_logratios = (rejected_logps - ref_rejected_logps).view(-1, batch_size)
-        levels = pose_levels + (["language"] if rejected_labels else [])
+        levels = pose_levels + text_levels
 
         loss = torch.zeros((), device=pose.device)
         for index, level in enumerate(levels):
@@ -266,7 +269,7 @@ class SignDPOTrainer(DPOTrainer):
                 chosen_tokens,
                 rejected_tokens.view(-1, batch_size)[index],
             )
-            loss = loss + self.level_weights[level] * level_loss
+            loss = loss + self.level_weights.get(level, 1.0) * level_loss
             self._log_level(mode, level, chosen_logratios, rejected_logratios[index])
         if "sft" in self.loss_types:
             nll = -(chosen_logps.sum() / chosen_tokens.sum().clamp(min=1))
@@ -293,7 +296,7 @@ class SignDPOTrainer(DPOTrainer):
         rows = torch.arange(batch_size, device=pose.device)
         encoder_row_index = torch.cat(
             [torch.arange(num_text_rows * batch_size, device=pose.device)]
-            + [rows + chosen_slot * batch_size] * len(rejected_labels)
+            + [rows + chosen_slot * batch_size for _ in rejected_labels]
         )
         return {
             "pose": torch.cat(poses),
@@ -364,9 +367,9 @@ class SignDPOTrainer(DPOTrainer):
     def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False, **kwargs):
         if is_training or not isinstance(self.data_collator, SignPreferenceCollator):
             return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
-        # Evaluation never samples frames at random.
+        # Evaluation never samples frames at random, and a seeded collator draws the same pairs at every evaluation.
         train_collator = self.data_collator
-        self.data_collator = dataclasses.replace(train_collator, frame_sampling="uniform")
+        self.data_collator = dataclasses.replace(train_collator, frame_sampling="uniform", batch_index=0)
         try:
             return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
         finally:
@@ -382,7 +385,13 @@ class SignDPOTrainer(DPOTrainer):
             loss = self.compute_loss(model, inputs)
         return loss.detach(), None, None
 
-    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        super().save_model(output_dir, _internal_call)
+        if not _internal_call:
+            # TRL writes the card with checkpoints only; a model saved by hand gets its card next to its weights.
+            self.create_model_card(output_dir=output_dir)
+
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None, output_dir=None):
         args = self.args
         levels = ", ".join(f"`{level}` (weight {weight:g})" for level, weight in self.level_weights.items())
         details = (
@@ -391,4 +400,6 @@ class SignDPOTrainer(DPOTrainer):
             "Every pair's chosen side is the clean clip with its reference translation; rejected sides are built on "
             "the fly at each step."
         )
-        create_sign_model_card(self, details, model_name=model_name, dataset_name=dataset_name, tags=tags)
+        create_sign_model_card(
+            self, details, model_name=model_name, dataset_name=dataset_name, tags=tags, output_dir=output_dir
+        )

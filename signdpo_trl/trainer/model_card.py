@@ -21,8 +21,9 @@ def create_sign_model_card(
     model_name: str | None = None,
     dataset_name: str | None = None,
     tags: str | list[str] | None = None,
+    output_dir: str | None = None,
 ) -> None:
-    """Writes `README.md` into the trainer's output directory (main process only).
+    """Writes `README.md` into `output_dir`, by default the trainer's output directory (main process only).
 
     Args:
         trainer: A signdpo-trl trainer (reads `_tag_names`, `_name`, `_paper`, `args`, `model`).
@@ -30,6 +31,7 @@ def create_sign_model_card(
         model_name (`str`, *optional*): Name shown in the card; defaults to the output directory's name.
         dataset_name (`str`, *optional*): Hub dataset id the model was trained on.
         tags (`str` or `list[str]`, *optional*): Extra tags.
+        output_dir (`str`, *optional*): Directory to write the card into; defaults to `trainer.args.output_dir`.
     """
     if not trainer.is_world_process_zero():
         return
@@ -65,4 +67,4 @@ def create_sign_model_card(
         datasets_version=version("datasets"),
         tokenizers_version=version("tokenizers"),
     )
-    card.save(os.path.join(trainer.args.output_dir, "README.md"))
+    card.save(os.path.join(output_dir or trainer.args.output_dir, "README.md"))

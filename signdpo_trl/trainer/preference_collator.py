@@ -23,15 +23,15 @@ class SignPreferenceCollator(PoseCollator):
     - `source_keypoints`, `source_mask`, `source_lengths`: the chosen clip in source space, for in-step hooks
       (the attention level), which the trainer runs once it has the reference model's salience.
 
-    Text is truncated before padding. Random draws go through a generator seeded from torch's global generator, which
-    the Trainer seeds and restores from checkpoints, so a resumed run draws the same pairs.
+    Text is truncated before padding. Every random draw of a batch goes through one generator (see
+    [`PoseCollator`]'s `seed`), so a seeded collator draws the same pairs in a resumed run as in an uninterrupted one.
 
     Args:
         tokenizer: The target-text tokenizer.
         hooks (`Sequence[PreferenceHook]`): The preference hooks, one per level.
         text_column (`str`, defaults to `"text"`): Column of the reference translation.
         max_target_length (`int`, defaults to `128`): Maximum number of target tokens.
-        max_frames, confidence_threshold, frame_sampling: see [`PoseCollator`].
+        max_frames, confidence_threshold, frame_sampling, seed, batch_index: see [`PoseCollator`].
     """
 
     tokenizer: Any = None
@@ -59,8 +59,8 @@ class SignPreferenceCollator(PoseCollator):
                     f"Row {example.get('id', row)!r} has no reference text in column {self.text_column!r}; "
                     "SignDPO needs the translation of every clip."
                 )
-        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
-        batch = self.pad(examples)
+        generator = self.batch_generator()
+        batch = self.pad(examples, generator)
         inputs = self.encode(batch)
         texts = [example[self.text_column] for example in examples]
         inputs["labels"] = tokenize_targets(self.tokenizer, texts, self.max_target_length)

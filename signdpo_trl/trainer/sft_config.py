@@ -35,7 +35,7 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
 
         > Parameters that control the evaluation
 
-        metric_language (`str`, *optional*, defaults to `"en"`):
+        language (`str`, *optional*, defaults to `"en"`):
             Language of the transcripts, which picks the BLEU tokenizer (`"en"`: 13a; `"zh"`: zh) and the ROUGE-L unit
             (words; characters for Chinese).
     """
@@ -55,7 +55,7 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
         default=True,
         metadata={"help": "Sub-sample long training clips at random. Evaluation is always deterministic."},
     )
-    metric_language: str = field(
+    language: str = field(
         default="en",
         metadata={"help": "Transcript language for the metrics: 'en' (BLEU tokenizer 13a) or 'zh' (tokenizer zh)."},
     )
@@ -77,8 +77,8 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.metric_language not in ("en", "zh"):
-            raise ValueError(f"metric_language must be 'en' or 'zh', got {self.metric_language!r}.")
+        if self.language not in ("en", "zh"):
+            raise ValueError(f"language must be 'en' or 'zh', got {self.language!r}.")
         if self.remove_unused_columns:
             raise ValueError(
                 "remove_unused_columns=True would strip the pose columns before the collator sees them; "

@@ -13,7 +13,7 @@ from transformers import EvalPrediction, Seq2SeqTrainer
 from trl.trainer.base_trainer import _BaseTrainer
 
 from ..metrics import compute_slt_metrics, probe_accuracy
-from .collators import SignTranslationCollator
+from .collators import CollatorResumeCallback, SignTranslationCollator
 from .sft_config import SignSFTConfig
 
 
@@ -65,6 +65,7 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
                 confidence_threshold=args.confidence_threshold,
                 frame_sampling="random" if args.random_frame_sampling else "uniform",
                 decoder_start_token_id=model.config.get_text_config(decoder=True).decoder_start_token_id,
+                seed=(args.seed, args.process_index),
             )
         self._metric_dataset = None
         super().__init__(
@@ -83,6 +84,8 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
             if isinstance(data_collator, SignTranslationCollator)
             else data_collator
         )
+        if isinstance(data_collator, SignTranslationCollator) and data_collator.seed is not None:
+            self.add_callback(CollatorResumeCallback(data_collator))
 
     def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False, **kwargs):
         if is_training:
@@ -141,7 +144,7 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
             references = list(dataset[self.args.text_column])
         else:
             references = self.decode(prediction.label_ids)
-        scores = compute_slt_metrics(hypotheses, references, language=self.args.metric_language)
+        scores = compute_slt_metrics(hypotheses, references, language=self.args.language)
         metrics = {key: value for key, value in scores.items() if isinstance(value, (int, float))}
         if isinstance(dataset, Dataset) and "probes" in dataset.column_names and len(dataset) == len(hypotheses):
             probes = probe_accuracy(hypotheses, dataset["probes"])
