@@ -236,19 +236,28 @@ class SignDPOTrainer(DPOTrainer):
 
         reference = self._reference_model()
         with torch.no_grad(), self._reference_context():
-            chosen_ref = reference(pose=pose, pose_mask=pose_mask, labels=labels, output_attentions=True)
-            ref_chosen_logps, _ = sequence_log_probs(chosen_ref.logits, labels)
+            # The chosen pose is encoded once for its own text and the rejected texts; its cross-attention on the
+            # chosen pair is the salience the attention level perturbs.
+            chosen_rows = self.pair_rows(pose, pose_mask, labels, [], rejected_labels, include_chosen=True)
+            chosen_ref = reference(**chosen_rows, output_attentions=True)
+            chosen_row_logps, _ = sequence_log_probs(chosen_ref.logits, chosen_rows["labels"])
+            ref_chosen_logps, ref_text_logps = chosen_row_logps[:batch_size], chosen_row_logps[batch_size:]
             if self.attention_hook is not None and "source_keypoints" in inputs:
+                cross_attentions = tuple(
+                    layer[:batch_size, :, : labels.shape[1]] for layer in chosen_ref.cross_attentions
+                )
                 salience = self.accelerator.unwrap_model(reference).salience_from_attentions(
-                    chosen_ref.cross_attentions, labels, pose_mask
+                    cross_attentions, labels, pose_mask
                 )
                 pose_levels.append("attention")
                 rejected_poses.append(self._attention_pose(inputs, salience))
             del chosen_ref
 
-            # Rows: each rejected pose with the chosen text, then the chosen pose with each rejected text.
-            ref_rows = self.pair_rows(pose, pose_mask, labels, rejected_poses, rejected_labels, include_chosen=False)
-            ref_rejected_logps, _ = sequence_log_probs(reference(**ref_rows).logits, ref_rows["labels"])
+            ref_rejected_logps = ref_text_logps
+            if rejected_poses:
+                ref_pose_rows = self.pair_rows(pose, pose_mask, labels, rejected_poses, [], include_chosen=False)
+                ref_pose_logps, _ = sequence_log_probs(reference(**ref_pose_rows).logits, ref_pose_rows["labels"])
+                ref_rejected_logps = torch.cat([ref_pose_logps, ref_text_logps])
 
         # Policy: every distinct pose is encoded once; the decoder runs over all rows together.
         policy_rows = self.pair_rows(pose, pose_mask, labels, rejected_poses, rejected_labels, include_chosen=True)
