@@ -10,6 +10,7 @@ from .benchmarks import (
     parse_timestamp,
 )
 from .canonical import CANONICAL_LAYOUT, CANONICAL_PARTS, NUM_CANONICAL_JOINTS, PART_NAMES
+from .collation import PoseBatch, PoseCollator, tokenize_targets
 from .dataset import BuildReport, PoseDatasetError, RowProblem, build_pose_dataset, dataset_features, read_manifest
 from .layouts import LAYOUTS, SkeletonLayout, detect_layout, get_layout, to_canonical
 from .normalize import normalize_parts, sample_frames
@@ -39,6 +40,8 @@ __all__ = [
     "LAYOUTS",
     "NUM_CANONICAL_JOINTS",
     "PART_NAMES",
+    "PoseBatch",
+    "PoseCollator",
     "PoseFileError",
     "PoseSequence",
     "SkeletonLayout",
@@ -55,5 +58,6 @@ __all__ = [
     "save_pose",
     "save_unisign_pickle",
     "to_canonical",
+    "tokenize_targets",
     "write_synthsign",
 ]

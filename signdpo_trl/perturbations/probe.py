@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from ..data.collation import PoseBatch, PoseCollator, tokenize_targets
 from .registry import IN_STEP_LEVELS, LEVELS, ConfiguredOperator, build_operator, check_strength, list_operators
 
 
@@ -244,7 +245,6 @@ def probe(
             give the salience an attention-guided operator needs.
     """
     from ..metrics import compute_slt_metrics
-    from ..trainer.collators import PoseBatch, PoseCollator, tokenize_targets
 
     has_salience = callable(getattr(model, "salience", None))
     configured = _configured_operators(operators, operator_options, has_salience)
