@@ -218,11 +218,10 @@ class SignDPOTrainer(DPOTrainer):
     def _attention_pose(self, inputs: dict[str, torch.Tensor], salience: torch.Tensor) -> torch.Tensor:
         """Builds the attention-guided rejected pose from the reference model's salience over the chosen pair."""
         source = PoseBatch(inputs["source_keypoints"], inputs["source_mask"], inputs["source_lengths"])
+        # The operators are tensor code and run where the batch is; only the generator (its draws) lives on the CPU.
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
-        perturbed = self.attention_hook(
-            PoseBatch(source.keypoints.cpu(), source.mask.cpu(), source.lengths.cpu()), salience.cpu(), generator
-        )
-        return self.data_collator.encode(perturbed)["pose"].to(inputs["pose"].device)
+        perturbed = self.attention_hook(source, salience.to(source.keypoints.device), generator)
+        return self.data_collator.encode(perturbed)["pose"]
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
@@ -279,12 +278,11 @@ class SignDPOTrainer(DPOTrainer):
                 rejected_tokens.view(-1, batch_size)[index],
             )
             loss = loss + self.level_weights.get(level, 1.0) * level_loss
-            self._log_level(mode, level, chosen_logratios, rejected_logratios[index])
         if "sft" in self.loss_types:
             nll = -(chosen_logps.sum() / chosen_tokens.sum().clamp(min=1))
             loss = loss + self.loss_weights[self.loss_types.index("sft")] * nll
             self._metrics[mode]["nll"].append(self.accelerator.gather_for_metrics(nll.detach()).mean().item())
-        self._log_overall(mode, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios)
+        self._log_metrics(mode, levels, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios)
         return (loss, policy_out) if return_outputs else loss
 
     @staticmethod
@@ -348,28 +346,44 @@ class SignDPOTrainer(DPOTrainer):
 
     # -- metrics -----------------------------------------------------------------------------------------------------
 
-    def _log_level(self, mode, level, chosen_logratios, rejected_logratios):
-        chosen_rewards = self.accelerator.gather_for_metrics(self.beta * chosen_logratios.detach())
-        rejected_rewards = self.accelerator.gather_for_metrics(self.beta * rejected_logratios.detach())
-        metrics = self._metrics[mode]
-        metrics[f"rewards/{level}/chosen"].append(chosen_rewards.mean().item())
-        metrics[f"rewards/{level}/rejected"].append(rejected_rewards.mean().item())
-        metrics[f"rewards/{level}/accuracies"].append((chosen_rewards > rejected_rewards).float().mean().item())
-        metrics[f"rewards/{level}/margins"].append((chosen_rewards - rejected_rewards).mean().item())
-
-    def _log_overall(self, mode, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios):
-        chosen_rewards = self.beta * chosen_logratios.detach()
-        rejected_rewards = self.beta * rejected_logratios.detach()
-        gather = self.accelerator.gather_for_metrics
-        metrics = self._metrics[mode]
-        metrics["rewards/chosen"].append(gather(chosen_rewards).mean().item())
-        metrics["rewards/rejected"].append(gather(rejected_rewards.flatten()).mean().item())
-        accuracies = (chosen_rewards[None, :] > rejected_rewards).float().flatten()
-        metrics["rewards/accuracies"].append(gather(accuracies).mean().item())
-        margins = (chosen_rewards[None, :] - rejected_rewards).flatten()
-        metrics["rewards/margins"].append(gather(margins).mean().item())
-        metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
-        metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())
+    def _log_metrics(self, mode, levels, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios):
+        """Per-level and overall reward metrics, gathered across processes in one call and read in one sync."""
+        num_levels = len(levels)
+        columns = torch.cat(
+            [
+                self.beta * chosen_logratios[:, None],
+                self.beta * rejected_logratios.T,
+                chosen_logps[:, None],
+                rejected_logps.view(num_levels, -1).T,
+            ],
+            dim=1,
+        ).detach()
+        gathered = self.accelerator.gather_for_metrics(columns)  # (processes x B) x (2 + 2 L)
+        chosen_rewards = gathered[:, :1]
+        rejected_rewards = gathered[:, 1 : 1 + num_levels]
+        margins = chosen_rewards - rejected_rewards
+        wins = (margins > 0).float()
+        per_level = torch.stack(
+            [chosen_rewards.mean(0).expand(num_levels), rejected_rewards.mean(0), wins.mean(0), margins.mean(0)]
+        )
+        overall = torch.stack(
+            [
+                chosen_rewards.mean(),
+                rejected_rewards.mean(),
+                wins.mean(),
+                margins.mean(),
+                gathered[:, 1 + num_levels].mean(),
+                gathered[:, 2 + num_levels :].mean(),
+            ]
+        )
+        values = torch.cat([per_level.T.flatten(), overall]).tolist()
+        names = [
+            f"rewards/{level}/{stat}" for level in levels for stat in ("chosen", "rejected", "accuracies", "margins")
+        ]
+        names += ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins"]
+        names += ["logps/chosen", "logps/rejected"]
+        for name, value in zip(names, values):
+            self._metrics[mode][name].append(value)
 
     # -- evaluation and model card -----------------------------------------------------------------------------------
 
