@@ -398,3 +398,12 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tmp_path):
     assert [resumed[step] for step in (3, 4, 5)] == pytest.approx(
         [uninterrupted[step] for step in (3, 4, 5)], abs=1e-6
     )
+
+
+def test_signdpo_freezes_the_pose_encoders_input_statistics(tmp_path):
+    trainer = make_trainer(tmp_path, offset_policy=False, max_steps=2)
+    norms = [module for module in trainer.model.modules() if callable(getattr(module, "freeze_statistics", None))]
+    assert norms and not any(module.track_running_stats for module in norms)
+    before = [module.running_mean.clone() for module in norms]
+    trainer.train()
+    assert all(torch.equal(module.running_mean, mean) for module, mean in zip(norms, before))

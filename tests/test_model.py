@@ -102,7 +102,29 @@ def test_hands_share_one_encoder():
     model = tiny_model()
     encoder = model.pose_encoder
     assert encoder.encoder_of("left_hand") is encoder.encoder_of("right_hand")
-    assert not any(".right_hand." in name for name in model.state_dict())
+    assert not any(".right_hand." in name for name in model.state_dict() if "input_norms" not in name)
+
+
+def test_each_part_has_its_own_input_statistics_updated_only_in_training_from_observed_points():
+    model = tiny_model()
+    pose, pose_mask, _ = batch()
+    norms = model.pose_encoder.input_norms
+    assert set(norms) == {"body", "left_hand", "right_hand", "face"}
+    model.eval()
+    model.pose_encoder(pose, pose_mask)
+    assert int(norms["body"].num_batches_tracked) == 0
+    model.train()
+    model.pose_encoder(pose, pose_mask)
+    coords, visible = pose[..., :-1], pose[..., -1:] * pose_mask[:, :, None, None]
+    body = slice(0, 9)
+    count = visible[:, :, body].sum(dim=(0, 1))
+    expected_mean = (coords[:, :, body] * visible[:, :, body]).sum(dim=(0, 1)) / count.clamp(min=1)
+    seen = (count > 1).expand_as(expected_mean)
+    torch.testing.assert_close(norms["body"].running_mean[seen], expected_mean[seen])
+    norms["body"].freeze_statistics()
+    before = norms["body"].running_mean.clone()
+    model.pose_encoder(pose + 1, pose_mask)
+    assert torch.equal(norms["body"].running_mean, before)
 
 
 def test_pose_tokens_follow_prompt_with_one_token_per_step():

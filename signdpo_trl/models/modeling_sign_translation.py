@@ -36,7 +36,9 @@ class SignTranslationPreTrainedModel(PreTrainedModel):
         if isinstance(module, GraphConvolution):
             init.copy_(module.adjacency, module.skeleton_adjacency())
         elif isinstance(module, nn.Linear):
-            init.trunc_normal_(module.weight, std=0.02)
+            # Fan-in scaling, not BERT's fixed 0.02: the pose encoder starts from 3 input channels of small values,
+            # and a 0.02 init leaves its output nearly constant, so the language model learns to ignore the pose.
+            init.trunc_normal_(module.weight, std=module.in_features**-0.5)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.Conv2d):

@@ -117,6 +117,55 @@ class PartEncoder(nn.Module):
         return hidden
 
 
+class RunningNormalization(nn.Module):
+    """Standardises features by running statistics over observed positions, the role BatchNorm plays in ST-GCN.
+
+    Used twice in the pose encoder. On the input, per joint and coordinate: hand and face coordinates are relative to
+    their anchor and scaled by the body, so they span a few hundredths while the body spans [-1, 1]. On the output, per
+    part and channel: features pooled over joints after GELU share a large common component, and without centring
+    it the pose tokens differ between clips by a few percent of their norm, so the language model learns to ignore
+    them.
+
+    Statistics come from the positions whose `weight` is non-zero (never padding or masked points), are updated in
+    training mode only, and are what every forward pass uses, so no sample depends on the others of its batch.
+    Preference training freezes them (`freeze_statistics()`) so that the policy and the reference normalise alike.
+
+    Args:
+        shape (`tuple[int, ...]`): Shape of the statistics: the trailing dimensions of the input.
+        momentum (`float`, defaults to 0.05): Weight of a new batch in the running statistics (the first batch sets
+            them).
+    """
+
+    def __init__(self, shape: tuple[int, ...], momentum: float = 0.05):
+        super().__init__()
+        self.momentum = momentum
+        self.track_running_stats = True
+        self.register_buffer("running_mean", torch.zeros(shape))
+        self.register_buffer("running_var", torch.ones(shape))
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
+
+    def freeze_statistics(self) -> None:
+        """Stops updating the running statistics (preference training, fine-tuning on a new corpus)."""
+        self.track_running_stats = False
+
+    def forward(self, values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """`values`: B x T x *shape; `weight`: broadcastable to it, 1 where a position counts, 0 elsewhere."""
+        if self.training and self.track_running_stats:
+            self._update(values.detach(), weight.detach().expand_as(values))
+        return (values - self.running_mean) * torch.rsqrt(self.running_var + 1e-5) * weight
+
+    @torch.no_grad()
+    def _update(self, values: torch.Tensor, weight: torch.Tensor) -> None:
+        count = weight.sum(dim=(0, 1))
+        mean = (values * weight).sum(dim=(0, 1)) / count.clamp(min=1)
+        var = ((values - mean) ** 2 * weight).sum(dim=(0, 1)) / count.clamp(min=1)
+        momentum = 1.0 if int(self.num_batches_tracked) == 0 else self.momentum
+        seen = count > 1
+        self.running_mean.copy_(torch.where(seen, torch.lerp(self.running_mean, mean, momentum), self.running_mean))
+        self.running_var.copy_(torch.where(seen, torch.lerp(self.running_var, var, momentum), self.running_var))
+        self.num_batches_tracked += 1
+
+
 class SignPoseEncoder(nn.Module):
     """Turns `pose` (B x T x J x (C+1)) and `pose_mask` (B x T) into `d_model` tokens and their mask.
 
@@ -137,6 +186,13 @@ class SignPoseEncoder(nn.Module):
         self.per_part_tokens = config.per_part_tokens
         self.in_channels = config.coord_dims + 1
 
+        # Per part, also for parts that share an encoder: the two hands' coordinates have their own statistics.
+        self.input_norms = nn.ModuleDict(
+            {
+                name: RunningNormalization((size, config.coord_dims))
+                for name, size in zip(self.part_names, self.part_sizes)
+            }
+        )
         self.part_encoders = nn.ModuleDict()
         for name, size, edges in zip(self.part_names, self.part_sizes, config.part_edges):
             if name in self.shared_parts:
@@ -153,12 +209,17 @@ class SignPoseEncoder(nn.Module):
             )
         part_dim = config.temporal_channels[-1]
         num_parts = len(self.part_names)
+        self.output_norm = RunningNormalization((num_parts, part_dim))
         if self.per_part_tokens:
             self.part_projection = nn.Linear(part_dim, d_model)
             self.part_embedding = nn.Parameter(torch.zeros(num_parts, d_model))
         else:
             self.part_projection = nn.Linear(part_dim * num_parts, d_model)
             self.part_embedding = nn.Parameter(torch.zeros(part_dim * num_parts))
+
+    def _normalized_input(self, part: str, joints: torch.Tensor) -> torch.Tensor:
+        coords, visible = joints[..., :-1], joints[..., -1:]
+        return torch.cat([self.input_norms[part](coords, visible), visible], dim=-1)
 
     def encoder_of(self, part: str) -> PartEncoder:
         return self.part_encoders[self.shared_parts.get(part, part)]
@@ -176,7 +237,10 @@ class SignPoseEncoder(nn.Module):
         frame_mask = valid.to(dtype)[:, :, None, None]
         joints = dict(zip(self.part_names, pose.split(self.part_sizes, dim=2)))
 
-        spatial = {name: self.encoder_of(name).spatial(joints[name], frame_mask) for name in self.part_names}
+        spatial = {
+            name: self.encoder_of(name).spatial(self._normalized_input(name, joints[name]), frame_mask)
+            for name in self.part_names
+        }
         body = spatial[self.body_part]
         pooled = []
         for name in self.part_names:
@@ -186,7 +250,7 @@ class SignPoseEncoder(nn.Module):
                 hidden = hidden + (anchor.detach() if self.detach_anchor_features else anchor)
             hidden = self.encoder_of(name).temporal(hidden, frame_mask)
             pooled.append(hidden.mean(dim=2))  # B x T x C
-        features = torch.stack(pooled, dim=2)  # B x T x P x C
+        features = self.output_norm(torch.stack(pooled, dim=2), frame_mask)  # B x T x P x C
         features, token_mask = self.downsample(features, valid)
 
         batch_size, steps, num_parts, _ = features.shape

@@ -150,6 +150,11 @@ class SignDPOTrainer(DPOTrainer):
             disable_dropout(model)
             if ref_model is not None:
                 disable_dropout(ref_model)
+        # Normalisation statistics learned in MLE training stay fixed: policy and reference must normalise alike, and
+        # the rejected poses of a step must not shift them.
+        for module in model.modules():
+            if callable(getattr(module, "freeze_statistics", None)):
+                module.freeze_statistics()
 
         if data_collator is None:
             data_collator = SignPreferenceCollator(
