@@ -48,6 +48,7 @@ def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args:
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(training_args.output_dir)
         summary = {key.removeprefix("test_"): value for key, value in test_metrics.items()}
+        summary["signature"] = trainer.last_signature
         (Path(training_args.output_dir) / "test_metrics.json").write_text(json.dumps(summary, indent=2))
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=None if data_args.dataset_path else "synthsign")

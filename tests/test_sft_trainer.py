@@ -52,6 +52,12 @@ def test_evaluation_generates_and_reports_bleu_rouge_and_chrf(tmp_path):
     assert math.isfinite(metrics["eval_loss"])
 
 
+def test_evaluation_keeps_the_sacrebleu_signature_of_its_scores(tmp_path):
+    trainer = sft_trainer(tmp_path)
+    trainer.evaluate(pose_dataset(3, seed=1))
+    assert "tok:13a" in trainer.last_signature and "nrefs:1" in trainer.last_signature
+
+
 def test_evaluation_reports_probe_accuracy_for_a_probes_column(tmp_path):
     probes = [
         {"kind": "negation", "sign": "NOT", "word": "not", "present": True, "start": -1, "end": -1},

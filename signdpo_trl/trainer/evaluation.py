@@ -35,7 +35,8 @@ def evaluate_translation(
         metric_key_prefix (`str`, defaults to `"test"`): Prefix of the returned metric names.
 
     Returns:
-        `(metrics, predictions)`: metric name -> value, and the decoded translations in dataset order.
+        `(metrics, predictions)`: metric name -> value (with the sacrebleu signature under
+        `<prefix>_signature`), and the decoded translations in dataset order.
     """
     eval_args = SignSFTConfig(
         output_dir=args.output_dir,
@@ -56,7 +57,8 @@ def evaluate_translation(
     )
     evaluator = SignSFTTrainer(model=model, args=eval_args, processing_class=tokenizer)
     output = evaluator.predict(dataset, metric_key_prefix=metric_key_prefix)
-    return dict(output.metrics), evaluator.decode(output.predictions)
+    metrics = {**output.metrics, f"{metric_key_prefix}_signature": evaluator.last_signature}
+    return metrics, evaluator.decode(output.predictions)
 
 
 __all__ = ["evaluate_translation"]

@@ -68,6 +68,7 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
                 seed=(args.seed, args.process_index),
             )
         self._metric_dataset = None
+        self.last_signature: str | None = None
         super().__init__(
             model=model,
             args=args,
@@ -145,6 +146,8 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
         else:
             references = self.decode(prediction.label_ids)
         scores = compute_slt_metrics(hypotheses, references, language=self.args.language)
+        # The Trainer logs numbers only; the sacrebleu signature that must accompany the scores is kept here.
+        self.last_signature = scores["signature"]
         metrics = {key: value for key, value in scores.items() if isinstance(value, (int, float))}
         if isinstance(dataset, Dataset) and "probes" in dataset.column_names and len(dataset) == len(hypotheses):
             probes = probe_accuracy(hypotheses, dataset["probes"])
