@@ -12,18 +12,16 @@ overrides the YAML file.
 """
 
 import json
-import sys
 from pathlib import Path
-
-from trl import TrlParser
 
 from signdpo_trl import SignDPOConfig, SignDPOTrainer
 from signdpo_trl.script_utils import (
     SignDataArguments,
     SignModelArguments,
     build_model,
-    load_corpus,
+    load_splits,
     load_tokenizer,
+    parse_recipe_arguments,
     peft_config_from,
 )
 from signdpo_trl.trainer import evaluate_translation
@@ -32,11 +30,7 @@ from signdpo_trl.trainer import evaluate_translation
 def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args: SignModelArguments):
     if model_args.model_name_or_path is None:
         raise ValueError("SignDPO starts from an MLE checkpoint: set model_name_or_path (e.g. outputs/sft_synthsign).")
-    corpus = load_corpus(data_args)
-    train_dataset, test_dataset = corpus[data_args.train_split], corpus[data_args.test_split]
-    eval_dataset = corpus[data_args.eval_split]
-    if data_args.max_eval_samples is not None:
-        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
+    train_dataset, eval_dataset, test_dataset = load_splits(data_args)
 
     tokenizer = load_tokenizer(model_args, train_dataset[training_args.text_column], language=training_args.language)
     model = build_model(model_args, tokenizer)
@@ -77,11 +71,7 @@ def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args:
 
 def cli(default_config: str | None = None):
     """Parses the command line (a `--config` YAML and overrides) and runs `main`."""
-    parser = TrlParser((SignDataArguments, SignDPOConfig, SignModelArguments))
-    argv = sys.argv[1:]
-    if default_config is not None and "--config" not in argv:
-        argv = ["--config", str(Path(__file__).parent / default_config), *argv]
-    main(*parser.parse_args_and_config(args=argv))
+    main(*parse_recipe_arguments(SignDPOConfig, Path(__file__).parent / default_config if default_config else None))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ the YAML configs next to them.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets import DatasetDict, load_from_disk
+from datasets import Dataset, DatasetDict, load_from_disk
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, T5Config
+from trl import TrlParser
 
 from .models import SignTranslationConfig, SignTranslationModel, build_tokenizer, sync_text_config
 
@@ -133,6 +135,25 @@ def load_corpus(data_args: SignDataArguments) -> DatasetDict:
 
     config = SynthSignConfig(num_clips=data_args.synthsign_num_clips, seed=data_args.synthsign_seed)
     return _cached(data_args.synthsign_cache, lambda: generate_synthsign(config))
+
+
+def load_splits(data_args: SignDataArguments) -> tuple[Dataset, Dataset, Dataset]:
+    """The training, evaluation (cut to `max_eval_samples`) and test splits of the corpus of `data_args`."""
+    corpus = load_corpus(data_args)
+    eval_dataset = corpus[data_args.eval_split]
+    if data_args.max_eval_samples is not None:
+        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
+    return corpus[data_args.train_split], eval_dataset, corpus[data_args.test_split]
+
+
+def parse_recipe_arguments(training_config_class, default_config: str | Path | None = None) -> tuple:
+    """`(data_args, training_args, model_args)` from the command line: a `--config` YAML (`default_config` when the
+    command line names none) and field overrides, as TRL's scripts parse them."""
+    parser = TrlParser((SignDataArguments, training_config_class, SignModelArguments))
+    argv = sys.argv[1:]
+    if default_config is not None and "--config" not in argv:
+        argv = ["--config", str(default_config), *argv]
+    return parser.parse_args_and_config(args=argv)
 
 
 def _cached(cache: str | None, build) -> DatasetDict:
