@@ -55,6 +55,7 @@ def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args:
     after = score("after")
 
     trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # trainer_state.json: the log history, for curves
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(training_args.output_dir)
         summary = {"before": before, "after": after}

@@ -45,6 +45,7 @@ def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args:
     trainer.log_metrics("test", test_metrics)
     trainer.save_metrics("test", test_metrics)
     trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # trainer_state.json: the log history, for curves
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(training_args.output_dir)
         summary = {key.removeprefix("test_"): value for key, value in test_metrics.items()}
