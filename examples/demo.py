@@ -50,7 +50,10 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path) -> No
     test = load_from_disk(str(corpus_dir))["test"]
     row = test[0]
     keypoints, confidence = row["keypoints"], row["confidence"]
-    plot_skeleton_frames((keypoints, confidence), frames=6, path=output_dir / "clip.png", title=row["text"])
+    aspect = 720 / 1280  # SynthSign keypoints are fractions of a 1280 x 720 frame
+    plot_skeleton_frames(
+        (keypoints, confidence), frames=6, path=output_dir / "clip.png", title=row["text"], aspect=aspect
+    )
 
     collator = PoseCollator(max_frames=48)
     batch = collator.pad([row])
@@ -64,6 +67,7 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path) -> No
             labels=("chosen", f"rejected: {name}"),
             path=output_dir / f"perturbation_{name}.png",
             title=row["text"],
+            aspect=aspect,
         )
 
     model = SignTranslationModel.from_pretrained(sft_dir).eval()
@@ -92,7 +96,9 @@ def main() -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     corpus_dir, sft_dir, dpo_dir = output_dir / "synthsign", output_dir / "sft", output_dir / "dpo"
     corpus = ["--synthsign_cache", str(corpus_dir)]
-    quick = QUICK if args.quick else {"sft": [], "dpo": [], "probe": []}
+    quick = (
+        QUICK if args.quick else {"sft": [], "dpo": [], "probe": ["--max-samples", "256", "--strengths", "0.3", "1.0"]}
+    )
 
     python = sys.executable
     run([python, "recipes/sft_synthsign.py", *corpus, "--output_dir", str(sft_dir), *quick["sft"]])
