@@ -2,12 +2,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from datasets import Dataset, DatasetDict, load_from_disk
-from transformers import T5Config
+from test_probe import tiny_model_and_tokenizer
 
 from signdpo_trl.cli import main
-from signdpo_trl.models import SignTranslationConfig, SignTranslationModel, build_tokenizer, sync_text_config
 from signdpo_trl.perturbations import list_operators
 
 
@@ -24,21 +22,9 @@ def run_failing(argv: list[str], capsys) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
     """A tiny SignTranslationModel and its tokenizer, saved with save_pretrained."""
-    tokenizer = build_tokenizer(TEXTS * 4, vocab_size=300, language="en")
-    text_config = sync_text_config(
-        T5Config(d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2, dropout_rate=0.0), tokenizer
-    )
-    config = SignTranslationConfig(
-        text_config=text_config,
-        pose_embed_dim=8,
-        spatial_channels=[8],
-        temporal_channels=[16],
-        temporal_kernel_size=3,
-        pose_dropout=0.0,
-    )
-    torch.manual_seed(0)
+    model, tokenizer = tiny_model_and_tokenizer()
     path = tmp_path_factory.mktemp("model")
-    SignTranslationModel(config).save_pretrained(path)
+    model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
