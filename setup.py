@@ -49,7 +49,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["signdpo_trl", "signdpo_trl.*"]),
-    package_data={"signdpo_trl": ["metrics/slt_metric/*.py"]},
+    # Every non-Python file the code opens at run time; `make wheel-smoke` checks them in an installed wheel.
+    package_data={"signdpo_trl": ["metrics/slt_metric/*.py", "trainer/templates/*.md"]},
     install_requires=install_requires,
     extras_require=extras_require,
     entry_points={"console_scripts": ["signdpo=signdpo_trl.cli:main"]},

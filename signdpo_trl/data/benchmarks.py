@@ -46,6 +46,46 @@ CSL_DAILY_LABEL_FILES = {"train": "labels.train", "validation": "labels.dev", "t
 
 PosePattern = str | Callable[[Mapping[str, str]], str]
 
+# Where each benchmark's label files and poses come from, for the error a user without the data gets.
+BENCHMARK_RELEASES = {
+    "openasl": {
+        "labels": "the label file openasl-v1.0.tsv",
+        "labels_source": "https://github.com/chevalierNoir/OpenASL (data/openasl-v1.0.tsv)",
+        "poses": "one pose file per clip (e.g. <vid>.pose, keypoints you extract from the videos)",
+    },
+    "how2sign": {
+        "labels": f"a folder with {', '.join(HOW2SIGN_LABEL_FILES.values())}",
+        "labels_source": "https://how2sign.github.io (English translation, realigned)",
+        "poses": "the sentence-level OpenPose release: one folder of *_keypoints.json per SENTENCE_NAME",
+    },
+    "csl_daily": {
+        "labels": f"a folder with {', '.join(CSL_DAILY_LABEL_FILES.values())}",
+        "labels_source": "Uni-Sign's CSL-Daily release (https://github.com/ZechengLi19/Uni-Sign, data/CSL_Daily)",
+        "poses": "Uni-Sign's pose_format folder of per-clip .pkl files",
+    },
+}
+
+
+def require_release_files(benchmark: str, labels_path: str | os.PathLike, pose_root: str | os.PathLike) -> None:
+    """Raises `FileNotFoundError` naming what is missing, what it should hold and where to get it.
+
+    Args:
+        benchmark (`str`): `"openasl"`, `"how2sign"` or `"csl_daily"`.
+        labels_path (`str` or `os.PathLike`): The label file (OpenASL) or folder of label files.
+        pose_root (`str` or `os.PathLike`): The folder of pose files.
+    """
+    release = BENCHMARK_RELEASES[benchmark]
+    if not Path(labels_path).exists():
+        raise FileNotFoundError(
+            f"{benchmark}: label path {str(labels_path)!r} does not exist. Put {release['labels']} there (from "
+            f"{release['labels_source']}), or point --labels_path at it."
+        )
+    if not Path(pose_root).is_dir():
+        raise FileNotFoundError(
+            f"{benchmark}: pose folder {str(pose_root)!r} does not exist. Put {release['poses']} there, or point "
+            "--pose_root at it."
+        )
+
 
 def parse_timestamp(value: str) -> float:
     """Seconds from an `HH:MM:SS.mmm` timestamp (as in OpenASL's `start` and `end`); plain seconds also pass."""
@@ -134,6 +174,7 @@ def load_openasl(
         build_kwargs: Further arguments of `build_pose_dataset` (`keypoint_dtype`, `coords`, `cache_dir`, `layout`,
             `return_report`, ...).
     """
+    require_release_files("openasl", tsv_path, pose_root)
     return build_pose_dataset(
         openasl_manifest(tsv_path, pose_pattern),
         pose_root=pose_root,
@@ -213,6 +254,7 @@ def load_how2sign(
         on_error (`str`, defaults to `"raise"`): `"raise"` or `"skip"` unusable clips; see `build_pose_dataset`.
         build_kwargs: Further arguments of `build_pose_dataset`.
     """
+    require_release_files("how2sign", labels_dir, pose_root)
     return build_pose_dataset(
         how2sign_manifest(labels_dir, label_files),
         pose_root=pose_root,
@@ -295,6 +337,7 @@ def load_csl_daily(
         on_error (`str`, defaults to `"raise"`): `"raise"` or `"skip"` unusable clips; see `build_pose_dataset`.
         build_kwargs: Further arguments of `build_pose_dataset`.
     """
+    require_release_files("csl_daily", labels_dir, pose_root)
     return build_pose_dataset(
         csl_daily_manifest(labels_dir, label_files),
         pose_root=pose_root,

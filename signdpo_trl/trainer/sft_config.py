@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from transformers import Seq2SeqTrainingArguments
 
+from .precision import hardware_bf16
+
 
 @dataclass
 class SignSFTConfig(Seq2SeqTrainingArguments):
@@ -16,7 +18,8 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
     Only the parameters specific to sign language translation are listed here; see
     [`~transformers.Seq2SeqTrainingArguments`] for the rest. Defaults that differ from it:
     `predict_with_generate=True`, `remove_unused_columns=False` (pose rows are not model keyword arguments),
-    `label_smoothing_factor=0.1`, `metric_for_best_model="bleu4"`, `greater_is_better=True`, `logging_steps=10`.
+    `label_smoothing_factor=0.1`, `metric_for_best_model="bleu4"`, `greater_is_better=True`, `logging_steps=10`,
+    `bf16` following the hardware (on only where CUDA supports it), so one config runs on a GPU and on a CPU.
 
     Parameters:
         > Parameters that control the data preprocessing
@@ -74,8 +77,14 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
     )
     greater_is_better: bool | None = field(default=True, metadata={"help": "Whether a larger metric is better."})
     logging_steps: float = field(default=10, metadata={"help": "Log every X update steps."})
+    bf16: bool | None = field(
+        default=None,
+        metadata={"help": "bf16 mixed precision; unset, it follows the hardware (on where CUDA supports bf16)."},
+    )
 
     def __post_init__(self):
+        if self.bf16 is None:
+            self.bf16 = hardware_bf16(self.fp16)
         super().__post_init__()
         if self.language not in ("en", "zh"):
             raise ValueError(f"language must be 'en' or 'zh', got {self.language!r}.")
