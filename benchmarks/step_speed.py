@@ -47,7 +47,7 @@ from signdpo_trl.trainer import (
     SignDPOTrainer,
     SignTranslationCollator,
 )
-from signdpo_trl.trainer.dpo_trainer import pad_labels, sequence_log_probs
+from signdpo_trl.trainer.losses import pad_labels, sequence_log_probs
 
 
 CONFIGS = {
@@ -117,7 +117,7 @@ def naive_signdpo_loss(trainer: SignDPOTrainer, model: torch.nn.Module, inputs: 
     """SignDPO's loss with every level as a separate TRL-style pair and nothing shared between levels.
 
     For each level the policy runs on the rows [chosen; rejected] and the reference (without gradients) on the same
-    rows, the pose encoder encoding every row; the level's DPO loss is the trainer's `preference_loss`, weighted and
+    rows, the pose encoder encoding every row; the level's DPO loss is the trainer's `level_loss`, weighted and
     summed as the fused step does. The attention level's rejected pose comes from a reference pass over the chosen
     pair with attention weights (the same salience and random draw as the fused step when torch's global generator
     is in the same state), and that pass also gives the level's chosen reference log-probabilities.
@@ -162,8 +162,8 @@ def naive_signdpo_loss(trainer: SignDPOTrainer, model: torch.nn.Module, inputs: 
             with torch.no_grad(), trainer._reference_context():
                 (ref_chosen, ref_rejected), _ = pair_log_probs(reference, rejected_pose, rejected_labels)
         (chosen, rejected), (chosen_tokens, rejected_tokens) = pair_log_probs(model, rejected_pose, rejected_labels)
-        level_loss = trainer.preference_loss(
-            chosen - ref_chosen, rejected - ref_rejected, chosen_tokens, rejected_tokens
+        level_loss = trainer.level_loss(
+            level, chosen - ref_chosen, rejected - ref_rejected, chosen_tokens, rejected_tokens
         )
         loss = loss + trainer.level_weights[level] * level_loss
     return loss

@@ -199,6 +199,7 @@ def test_preference_batch_holds_one_rejected_sample_per_level_and_the_source_for
         "source_keypoints",
         "source_mask",
         "source_lengths",
+        "step_seed",
     ]
     assert inputs["source_lengths"].tolist() == [len(row["keypoints"]) for row in pose_rows(3)]
 

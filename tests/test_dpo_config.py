@@ -42,8 +42,12 @@ def test_refuses_dpo_options_that_do_not_apply_and_says_what_to_set(kwargs, mess
 
 
 def test_refuses_an_unknown_level_and_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"subset of \['spatial_global'.*got \['spatial_global', 'gloss'\]"):
+    with pytest.raises(ValueError, match=r"Unknown SignDPO level 'gloss'; choose among \['spatial_global'"):
         config(levels=["spatial_global", "gloss"])
+
+
+def test_attention_guided_is_another_name_of_the_attention_level():
+    assert config(levels=["attention_guided", "language"]).levels == ["attention", "language"]
 
 
 def test_refuses_an_empty_level_list():
@@ -57,7 +61,7 @@ def test_refuses_a_level_listed_twice():
 
 
 def test_refuses_level_weights_of_the_wrong_length():
-    with pytest.raises(ValueError, match=r"one non-negative weight per level \(2 for"):
+    with pytest.raises(ValueError, match=r"one non-negative finite value per level \(2 for"):
         config(levels=["language", "spatial_local"], level_weights=[1.0])
 
 

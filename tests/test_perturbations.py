@@ -98,7 +98,7 @@ BUILT_IN = {
     "spatial_local": ["handshape_change", "hand_relocation", "face_freeze", "face_drop"],
     "temporal_global": ["sequence_reversal", "segment_shuffle"],
     "temporal_local": ["window_shuffle", "window_drop", "window_repeat", "window_freeze"],
-    "attention_guided": ["attention_guided"],
+    "attention": ["attention_guided"],
 }
 ALL_OPERATORS = [name for names in BUILT_IN.values() for name in names]
 

@@ -8,18 +8,20 @@ Importing this package registers the built-in operators:
 | `spatial_local` | `handshape_change`, `hand_relocation`, `face_freeze`, `face_drop` |
 | `temporal_global` | `sequence_reversal`, `segment_shuffle` |
 | `temporal_local` | `window_shuffle`, `window_drop`, `window_repeat`, `window_freeze` |
-| `attention_guided` | `attention_guided` (needs the reference model's salience; runs in the training step) |
+| `attention` (alias `attention_guided`) | `attention_guided` (needs the model's salience; runs in the training step) |
 """
 
 from .attention import attention_guided_perturbation, salience_per_frame, salience_top_k
 from .probe import ProbeReport, probe
 from .registry import (
     IN_STEP_LEVELS,
+    LEVEL_ALIASES,
     LEVELS,
     ConfiguredOperator,
     OperatorSpec,
     PerturbedBatch,
     build_operator,
+    canonical_level,
     get_operator,
     get_operator_spec,
     list_operators,
@@ -52,6 +54,7 @@ from .temporal import (
 
 __all__ = [
     "IN_STEP_LEVELS",
+    "LEVEL_ALIASES",
     "LEVELS",
     "ConfiguredOperator",
     "OperatorSpec",
@@ -60,6 +63,7 @@ __all__ = [
     "attention_guided_perturbation",
     "body_size",
     "build_operator",
+    "canonical_level",
     "drop_frames",
     "face_drop",
     "face_freeze",

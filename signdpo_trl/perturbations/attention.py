@@ -171,4 +171,4 @@ def attention_guided_perturbation(
     return result
 
 
-register_operator("attention_guided", level="attention_guided")(attention_guided_perturbation)
+register_operator("attention_guided", level="attention")(attention_guided_perturbation)

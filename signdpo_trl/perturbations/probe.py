@@ -36,7 +36,7 @@ LEVEL_COLORS = {
     "spatial_local": "#2ca02c",
     "temporal_global": "#d62728",
     "temporal_local": "#ff7f0e",
-    "attention_guided": "#9467bd",
+    "attention": "#9467bd",
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 

@@ -36,10 +36,19 @@ from typing import Any, NamedTuple
 import torch
 
 
-LEVELS = ("spatial_global", "spatial_local", "temporal_global", "temporal_local", "attention_guided")
+# The perturbation levels: the pose side of SignDPO's preference levels (`signdpo_trl.trainer.levels` adds the
+# language level and builds the table of levels from these names).
+LEVELS = ("spatial_global", "spatial_local", "temporal_global", "temporal_local", "attention")
 # Operators at this level need the reference model's salience, so they run inside the training step rather than in
 # the collator.
-IN_STEP_LEVELS = ("attention_guided",)
+IN_STEP_LEVELS = ("attention",)
+# Other spellings of a level's name that configurations may use.
+LEVEL_ALIASES = {"attention_guided": "attention"}
+
+
+def canonical_level(level: str) -> str:
+    """The level's name as `LEVELS` spells it (`"attention_guided"` is `"attention"`)."""
+    return LEVEL_ALIASES.get(level, level)
 
 
 class PerturbedBatch(NamedTuple):
@@ -94,6 +103,7 @@ def register_operator(
     Returns:
         The decorator; it returns the function unchanged.
     """
+    level = canonical_level(level)
     if level not in LEVELS:
         raise ValueError(f"Unknown perturbation level {level!r}; use one of {', '.join(LEVELS)}.")
 
@@ -126,6 +136,7 @@ def get_operator(name: str) -> Callable[..., PerturbedBatch]:
 
 def list_operators(level: str | None = None) -> list[str]:
     """Names of the registered operators, in registration order, optionally only those of one `level`."""
+    level = canonical_level(level) if level is not None else None
     if level is not None and level not in LEVELS:
         raise ValueError(f"Unknown perturbation level {level!r}; use one of {', '.join(LEVELS)}.")
     return [name for name, spec in _REGISTRY.items() if level is None or spec.level == level]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-import torch
 from trl import DPOConfig
 
+from .levels import LEVEL_TABLE, SIGNDPO_LEVELS, resolve_level
+from .losses import LEVEL_REDUCTIONS, NLL_LOSS_TYPE, NLL_NORMALIZATIONS, PREFERENCE_LOSS_TYPES
+from .precision import hardware_bf16
 
-SIGNDPO_LEVELS = ("spatial_global", "spatial_local", "temporal_global", "temporal_local", "attention", "language")
-SUPPORTED_LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust", "sft")
+
+SUPPORTED_LOSS_TYPES = (*PREFERENCE_LOSS_TYPES, NLL_LOSS_TYPE)
+ATTENTION_PLACEMENTS = ("salient", "random")
 
 
 @dataclass
@@ -43,9 +47,18 @@ class SignDPOConfig(DPOConfig):
             Strength in [0, 1] passed to that level's operators.
         attention_top_k (`int`, *optional*, defaults to `8`):
             Number of most salient frames the attention level perturbs.
+        attention_placement (`str`, *optional*, defaults to `"salient"`):
+            Where the attention level perturbs: `"salient"` (the top-k frames of the reference model's
+            cross-attention) or `"random"` (top-k frames of a random salience: the control for attention guidance).
         rejected_texts_column (`str`, *optional*, defaults to `"rejected_texts"`):
-            Column with a list of corrupted translations per row; one is drawn per step. Rows without it get a
+            Column with a list of corrupted translations per row (e.g. the reference's own mined errors, see
+            [`~signdpo_trl.corrupter.mine_translation_errors`]); one is drawn per step. Rows without it get a
             rule-based corruption of their reference text.
+        decoded_levels (`list[str]`, *optional*, defaults to `[]`):
+            Input levels whose pairs are decoded: the reference model translates the perturbed pose greedily,
+            y_hat = decode(pi_ref, x~), and the pair becomes (x, y) over (x, y_hat), which shares the input (standard
+            DPO: the normaliser Z(x) cancels) and turns the perturbation into a plausible wrong translation. Rows
+            where y_hat equals y are skipped.
 
         > Parameters that control the data preprocessing
 
@@ -66,6 +79,26 @@ class SignDPOConfig(DPOConfig):
             DPO loss applied to every level's margin: `"sigmoid"`, `"ipo"`, `"hinge"`, `"robust"`; add `"sft"` for the
             NLL anchor on the chosen text, weighted by its entry in `loss_weights` (as TRL's RPO setting).
         beta (`float`, *optional*, defaults to `0.1`): DPO temperature.
+        level_betas (`list[float]`, *optional*):
+            A temperature per level, in the order of `levels`, instead of `beta` for all.
+        level_reduction (`str`, *optional*, defaults to `"sum"`):
+            How the weighted level losses combine: `"sum"`, or `"mean"` (divided by the sum of the weights of the
+            levels in the batch), so that the anchor weights mean the same whatever the number of levels.
+        nll_normalization (`str`, *optional*, defaults to `"per_token"`):
+            Scale of the `"sft"` NLL term: `"per_token"` (mean over the batch's tokens, TRL's RPO term) or
+            `"per_sequence"` (mean over clips of each text's summed NLL: the scale of the preference terms, whose
+            log-ratios are sums over tokens too, so that its weight means the same at any text length).
+        chosen_anchor_weight (`float`, *optional*, defaults to `0.0`):
+            Weight of mDPO's anchor on the chosen reward, `-log sigmoid(beta * (log pi(y|x) - log pi_ref(y|x)))`.
+        dpop_lambda (`float`, *optional*, defaults to `0.0`):
+            DPOP's penalty `lambda * max(0, log pi_ref(y|x) - log pi(y|x))`, subtracted inside every level's margin.
+        reference_margin_min, reference_margin_max (`list[float]`, *optional*):
+            A difficulty band per level (order of `levels`; `-inf`/`inf` for no bound) on the reference margin
+            `log pi_ref(chosen) - log pi_ref(rejected)`: pairs the reference already separates by more than the upper
+            bound teach nothing, pairs below the lower bound are nuisance rather than meaning. Pairs outside get
+            `band_outside_weight`. The share kept is logged as `kept/<level>`.
+        band_outside_weight (`float`, *optional*, defaults to `0.0`):
+            Weight of a pair outside its level's band: 0 drops it, a value in (0, 1) down-weights it.
 
     Defaults that differ from [`~trl.DPOConfig`]: `bf16` follows the hardware (on only where CUDA supports it),
     activation checkpointing off, `remove_unused_columns=False`, `learning_rate=5e-6`.
@@ -104,6 +137,39 @@ class SignDPOConfig(DPOConfig):
     temporal_local_strength: float = field(default=0.3, metadata={"help": "Strength of temporal_local operators."})
     attention_strength: float = field(default=0.5, metadata={"help": "Strength of the attention-guided operators."})
     attention_top_k: int = field(default=8, metadata={"help": "Number of most salient frames to perturb."})
+    attention_placement: str = field(
+        default="salient",
+        metadata={"help": "Where the attention level perturbs: 'salient' frames, or 'random' ones (the control)."},
+    )
+    decoded_levels: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Input levels whose rejected side is the reference's greedy translation of x~: (x, y_hat)."},
+    )
+    level_betas: list[float] | None = field(
+        default=None, metadata={"help": "A DPO temperature per level, in the order of `levels` (default: beta)."}
+    )
+    level_reduction: str = field(
+        default="sum", metadata={"help": "Combine weighted level losses by 'sum' or 'mean' (over the weights)."}
+    )
+    nll_normalization: str = field(
+        default="per_token",
+        metadata={"help": "Scale of the 'sft' NLL term: 'per_token' (TRL's RPO) or 'per_sequence' (summed per text)."},
+    )
+    chosen_anchor_weight: float = field(
+        default=0.0, metadata={"help": "Weight of mDPO's anchor -log sigmoid(beta * chosen log-ratio)."}
+    )
+    dpop_lambda: float = field(
+        default=0.0, metadata={"help": "DPOP penalty on a chosen likelihood below the reference's, inside the margin."}
+    )
+    reference_margin_min: list[float] | None = field(
+        default=None, metadata={"help": "Per level: lower bound of the reference margin band (-inf: none)."}
+    )
+    reference_margin_max: list[float] | None = field(
+        default=None, metadata={"help": "Per level: upper bound of the reference margin band (inf: none)."}
+    )
+    band_outside_weight: float = field(
+        default=0.0, metadata={"help": "Weight of pairs outside their level's band (0 drops them)."}
+    )
     rejected_texts_column: str = field(
         default="rejected_texts", metadata={"help": "Column with corrupted translations (a list per row)."}
     )
@@ -127,7 +193,7 @@ class SignDPOConfig(DPOConfig):
 
     def __post_init__(self):
         if self.bf16 is None:
-            self.bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()) and not self.fp16
+            self.bf16 = hardware_bf16(self.fp16)
         if self.precompute_ref_log_probs:
             raise ValueError(
                 "precompute_ref_log_probs=True is unsound for SignDPO: rejected samples are drawn at random at every "
@@ -146,18 +212,48 @@ class SignDPOConfig(DPOConfig):
             raise ValueError("remove_unused_columns=True would strip the pose columns; set it to False.")
         super().__post_init__()
 
-        unknown = [level for level in self.levels if level not in SIGNDPO_LEVELS]
-        if unknown or not self.levels:
+        if not self.levels:
             raise ValueError(f"levels must be a non-empty subset of {list(SIGNDPO_LEVELS)}; got {self.levels}.")
+        self.levels = [resolve_level(level) for level in self.levels]
         if len(set(self.levels)) != len(self.levels):
             raise ValueError(f"levels lists a level twice: {self.levels}.")
         if self.level_weights is None:
             self.level_weights = [1.0] * len(self.levels)
-        if len(self.level_weights) != len(self.levels) or any(weight < 0 for weight in self.level_weights):
+        self._check_per_level("level_weights", self.level_weights, minimum=0.0)
+        if self.level_betas is not None:
+            self._check_per_level("level_betas", self.level_betas, minimum=0.0, strict=True)
+        for name in ("reference_margin_min", "reference_margin_max"):
+            bounds = getattr(self, name)
+            if bounds is not None and (len(bounds) != len(self.levels) or any(math.isnan(b) for b in bounds)):
+                raise ValueError(
+                    f"{name} must hold one bound per level ({len(self.levels)} for {self.levels}; -inf/inf for none); "
+                    f"got {bounds}."
+                )
+        if not math.isfinite(self.beta) or self.beta <= 0:
+            raise ValueError(f"beta must be a positive finite number; got {self.beta}.")
+        for name in ("chosen_anchor_weight", "dpop_lambda", "band_outside_weight"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a non-negative finite number; got {value}.")
+        if self.band_outside_weight > 1:
+            raise ValueError(f"band_outside_weight must lie in [0, 1]; got {self.band_outside_weight}.")
+        if self.level_reduction not in LEVEL_REDUCTIONS:
+            raise ValueError(f"level_reduction must be one of {list(LEVEL_REDUCTIONS)}; got {self.level_reduction!r}.")
+        if self.nll_normalization not in NLL_NORMALIZATIONS:
             raise ValueError(
-                f"level_weights must hold one non-negative weight per level ({len(self.levels)} for {self.levels}); "
-                f"got {self.level_weights}."
+                f"nll_normalization must be one of {list(NLL_NORMALIZATIONS)}; got {self.nll_normalization!r}."
             )
+        if self.attention_placement not in ATTENTION_PLACEMENTS:
+            raise ValueError(
+                f"attention_placement must be one of {list(ATTENTION_PLACEMENTS)}; got {self.attention_placement!r}."
+            )
+        self.decoded_levels = [resolve_level(level) for level in self.decoded_levels]
+        for level in self.decoded_levels:
+            if level not in self.levels or LEVEL_TABLE[level].side != "pose":
+                raise ValueError(
+                    f"decoded_levels names {level!r}, which is not an input (pose) level in levels={self.levels}; "
+                    "decoding applies to perturbed poses only."
+                )
         unsupported = [loss for loss in self.loss_type if loss not in SUPPORTED_LOSS_TYPES]
         if unsupported:
             raise ValueError(
@@ -176,7 +272,7 @@ class SignDPOConfig(DPOConfig):
                 f"f_divergence_type={self.f_divergence_type!r} is not supported by SignDPO, whose margins are plain "
                 "log-ratios; set f_divergence_type='reverse_kl'."
             )
-        for level in ("spatial_global", "spatial_local", "temporal_global", "temporal_local", "attention"):
+        for level in (name for name, spec in LEVEL_TABLE.items() if spec.side == "pose"):
             strength = getattr(self, f"{level}_strength")
             if not 0.0 <= strength <= 1.0:
                 raise ValueError(f"{level}_strength must lie in [0, 1]; got {strength}.")
@@ -188,3 +284,24 @@ class SignDPOConfig(DPOConfig):
             raise ValueError(f"attention_top_k must be at least 1; got {self.attention_top_k}.")
         if self.max_frames < 1 or self.max_target_length < 2:
             raise ValueError("max_frames must be >= 1 and max_target_length >= 2.")
+
+    def _check_per_level(self, name: str, values: list[float], minimum: float, strict: bool = False) -> None:
+        bad = [v for v in values if not math.isfinite(v) or v < minimum or (strict and v == minimum)]
+        if len(values) != len(self.levels) or bad:
+            kind = "positive" if strict else "non-negative"
+            raise ValueError(
+                f"{name} must hold one {kind} finite value per level ({len(self.levels)} for {self.levels}); "
+                f"got {values}."
+            )
+
+    @property
+    def level_beta(self) -> dict[str, float]:
+        """The DPO temperature of each level."""
+        return dict(zip(self.levels, self.level_betas or [self.beta] * len(self.levels)))
+
+    def level_band(self, level: str) -> tuple[float | None, float | None]:
+        """`(low, high)` of a level's reference-margin band; `None` where unbounded."""
+        index = self.levels.index(level)
+        low = self.reference_margin_min[index] if self.reference_margin_min is not None else -math.inf
+        high = self.reference_margin_max[index] if self.reference_margin_max is not None else math.inf
+        return (None if low == -math.inf else low), (None if high == math.inf else high)

@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from accelerate.utils import is_peft_model
 from datasets import Dataset
 from torch import nn
@@ -18,12 +17,24 @@ from transformers import PreTrainedTokenizerBase, TrainerCallback
 from transformers.trainer import Trainer
 from trl import DPOTrainer
 from trl.trainer.base_trainer import _BaseTrainer
-from trl.trainer.utils import selective_log_softmax
 
 from .collators import CollatorResumeCallback, PoseBatch, PoseCollator
 from .dpo_config import SignDPOConfig
+from .levels import build_preference_hooks
+from .losses import (
+    NLL_LOSS_TYPE,
+    band_weights,
+    chosen_anchor_loss,
+    fused_rows,
+    generated_to_labels,
+    nll_loss,
+    preference_loss,
+    same_sequences,
+    sequence_log_probs,
+    weighted_batch_mean,
+)
 from .model_card import create_sign_model_card
-from .preference_collator import SignPreferenceCollator, build_preference_hooks
+from .preference_collator import SignPreferenceCollator
 
 
 _DROPOUT_ATTRIBUTES = ("dropout", "dropout_rate", "attention_dropout", "activation_dropout", "hidden_dropout")
@@ -41,19 +52,6 @@ def disable_dropout(model: nn.Module) -> None:
         for name in _DROPOUT_ATTRIBUTES:
             if isinstance(getattr(module, name, None), float):
                 setattr(module, name, 0.0)
-
-
-def sequence_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of the label tokens' log-probabilities per row, and the number of label tokens per row."""
-    label_mask = labels != -100
-    per_token = selective_log_softmax(logits, labels.masked_fill(~label_mask, 0))
-    return (per_token * label_mask).sum(-1), label_mask.sum(-1)
-
-
-def pad_labels(label_blocks: list[torch.Tensor]) -> torch.Tensor:
-    """Concatenates label blocks of different lengths along the batch, padding with -100."""
-    length = max(block.shape[1] for block in label_blocks)
-    return torch.cat([F.pad(block, (0, length - block.shape[1]), value=-100) for block in label_blocks])
 
 
 class SignDPOTrainer(DPOTrainer):
@@ -159,7 +157,7 @@ class SignDPOTrainer(DPOTrainer):
         if data_collator is None:
             data_collator = SignPreferenceCollator(
                 tokenizer=processing_class,
-                hooks=build_preference_hooks(args, language=args.language),
+                hooks=build_preference_hooks(args),
                 text_column=args.text_column,
                 max_target_length=args.max_target_length,
                 max_frames=args.max_frames,
@@ -194,6 +192,7 @@ class SignDPOTrainer(DPOTrainer):
         self.maybe_activation_offload_context = contextlib.nullcontext()
         self._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
         self.level_weights = dict(zip(args.levels, args.level_weights))
+        self.level_betas = args.level_beta
         self.attention_hook = next(
             (hook for hook in getattr(data_collator, "hooks", ()) if hook.level == "attention"), None
         )
@@ -221,29 +220,52 @@ class SignDPOTrainer(DPOTrainer):
         return self.ref_model if self.ref_model is not None else self.model
 
     def _attention_pose(self, inputs: dict[str, torch.Tensor], salience: torch.Tensor) -> torch.Tensor:
-        """Builds the attention-guided rejected pose from the reference model's salience over the chosen pair."""
+        """Builds the attention-guided rejected pose from the reference model's salience over the chosen pair.
+
+        Its random draws (operators, and the frames themselves with `attention_placement="random"`) come from the
+        collator's seeded stream (`step_seed`), never from torch's global generator, so a resumed run draws the same
+        pairs.
+        """
         source = PoseBatch(inputs["source_keypoints"], inputs["source_mask"], inputs["source_lengths"])
+        seed = int(inputs["step_seed"].reshape(-1)[0]) if "step_seed" in inputs else int(torch.randint(0, 2**62, ()))
         # The operators are tensor code and run where the batch is; only the generator (its draws) lives on the CPU.
-        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
+        generator = torch.Generator().manual_seed(seed)
+        if self.args.attention_placement == "random":
+            salience = torch.rand(salience.shape, generator=generator)
         perturbed = self.attention_hook(source, salience.to(source.keypoints.device), generator)
         return self.data_collator.encode(perturbed)["pose"]
+
+    @torch.no_grad()
+    def _decode_rejected(self, reference: nn.Module, rejected_poses: list[torch.Tensor], pose_mask: torch.Tensor):
+        """The reference's greedy translations of perturbed poses, as label blocks (one per pose), in one batch."""
+        generator_model = self.accelerator.unwrap_model(reference)
+        sequences = generator_model.generate(
+            pose=torch.cat(rejected_poses),
+            pose_mask=pose_mask.repeat(len(rejected_poses), 1),
+            num_beams=1,
+            do_sample=False,
+            max_new_tokens=self.args.max_target_length,
+        )
+        labels = generated_to_labels(sequences, self._tokenizer.eos_token_id, self._tokenizer.pad_token_id)
+        return list(labels.split(pose_mask.shape[0]))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
         pose, pose_mask, labels = inputs["pose"], inputs["pose_mask"], inputs["labels"]
         batch_size = pose.shape[0]
+        decoded = set(self.args.decoded_levels)
         # Levels in the collator's hook order, read from the batch: a user's own hook needs no entry in `args.levels`.
         pose_levels = [key.removeprefix("rejected_pose_") for key in inputs if key.startswith("rejected_pose_")]
         text_levels = [key.removeprefix("rejected_labels_") for key in inputs if key.startswith("rejected_labels_")]
-        rejected_poses = [inputs[f"rejected_pose_{level}"] for level in pose_levels]
+        rejected_poses = {level: inputs[f"rejected_pose_{level}"] for level in pose_levels}
         rejected_labels = [inputs[f"rejected_labels_{level}"] for level in text_levels]
 
         reference = self._reference_model()
         with torch.no_grad(), self._reference_context():
             # The chosen pose is encoded once for its own text and the rejected texts; its cross-attention on the
             # chosen pair is the salience the attention level perturbs.
-            chosen_rows = self.pair_rows(pose, pose_mask, labels, [], rejected_labels, include_chosen=True)
-            chosen_ref = reference(**chosen_rows, output_attentions=True)
+            chosen_rows = fused_rows(pose, pose_mask, labels, [], rejected_labels, include_chosen=True)
+            chosen_ref = reference(**chosen_rows, output_attentions=self.attention_hook is not None)
             chosen_row_logps, _ = sequence_log_probs(chosen_ref.logits, chosen_rows["labels"])
             ref_chosen_logps, ref_text_logps = chosen_row_logps[:batch_size], chosen_row_logps[batch_size:]
             if self.attention_hook is not None and "source_keypoints" in inputs:
@@ -254,105 +276,137 @@ class SignDPOTrainer(DPOTrainer):
                     cross_attentions, labels, pose_mask
                 )
                 pose_levels.append("attention")
-                rejected_poses.append(self._attention_pose(inputs, salience))
+                rejected_poses["attention"] = self._attention_pose(inputs, salience)
             del chosen_ref
 
+            # Decoded levels turn (x~, y) into (x, y_hat): the reference's translation of the perturbed pose.
+            decoded_levels = [level for level in pose_levels if level in decoded]
+            pose_levels = [level for level in pose_levels if level not in decoded]
+            decoded_labels = (
+                self._decode_rejected(reference, [rejected_poses[level] for level in decoded_levels], pose_mask)
+                if decoded_levels
+                else []
+            )
             ref_rejected_logps = ref_text_logps
-            if rejected_poses:
-                ref_pose_rows = self.pair_rows(pose, pose_mask, labels, rejected_poses, [], include_chosen=False)
-                ref_pose_logps, _ = sequence_log_probs(reference(**ref_pose_rows).logits, ref_pose_rows["labels"])
-                ref_rejected_logps = torch.cat([ref_pose_logps, ref_text_logps])
+            if pose_levels or decoded_levels:
+                ref_rows = fused_rows(
+                    pose, pose_mask, labels, [rejected_poses[level] for level in pose_levels], decoded_labels, False
+                )
+                ref_rows_logps, _ = sequence_log_probs(reference(**ref_rows).logits, ref_rows["labels"])
+                split = len(pose_levels) * batch_size
+                ref_rejected_logps = torch.cat([ref_rows_logps[:split], ref_text_logps, ref_rows_logps[split:]])
 
         # Policy: every distinct pose is encoded once; the decoder runs over all rows together.
-        policy_rows = self.pair_rows(pose, pose_mask, labels, rejected_poses, rejected_labels, include_chosen=True)
+        policy_rows = fused_rows(
+            pose,
+            pose_mask,
+            labels,
+            [rejected_poses[level] for level in pose_levels],
+            rejected_labels + decoded_labels,
+            include_chosen=True,
+        )
         policy_out = model(**policy_rows)
         policy_logps, token_counts = sequence_log_probs(policy_out.logits, policy_rows["labels"])
 
+        levels = pose_levels + text_levels + decoded_levels
         chosen_logps, rejected_logps = policy_logps[:batch_size], policy_logps[batch_size:]
-        chosen_tokens, rejected_tokens = token_counts[:batch_size], token_counts[batch_size:]
+        chosen_tokens = token_counts[:batch_size]
+        rejected_tokens = token_counts[batch_size:].view(-1, batch_size)
         chosen_logratios = chosen_logps - ref_chosen_logps
         rejected_logratios = (rejected_logps - ref_rejected_logps).view(-1, batch_size)
-        levels = pose_levels + text_levels
+        reference_margins = ref_chosen_logps[None] - ref_rejected_logps.view(-1, batch_size)
+        skipped = {
+            level: same_sequences(labels, block) for level, block in zip(decoded_levels, decoded_labels)
+        }  # y_hat == y: no pair
 
         loss = torch.zeros((), device=pose.device)
+        kept, total_weight = [], 0.0
         for index, level in enumerate(levels):
-            level_loss = self.preference_loss(
+            weights = self.pair_weights(level, reference_margins[index], skipped.get(level))
+            kept.append(weights > 0 if weights is not None else torch.ones_like(chosen_logratios, dtype=torch.bool))
+            level_weight = self.level_weights.get(level, 1.0)
+            level_loss = self.level_loss(
+                level,
                 chosen_logratios,
                 rejected_logratios[index],
                 chosen_tokens,
-                rejected_tokens.view(-1, batch_size)[index],
+                rejected_tokens[index],
+                weights,
             )
-            loss = loss + self.level_weights.get(level, 1.0) * level_loss
-        if "sft" in self.loss_types:
-            nll = -(chosen_logps.sum() / chosen_tokens.sum().clamp(min=1))
-            loss = loss + self.loss_weights[self.loss_types.index("sft")] * nll
+            loss = loss + level_weight * level_loss
+            total_weight += level_weight
+        if self.args.level_reduction == "mean" and total_weight > 0:
+            loss = loss / total_weight
+        if self.args.chosen_anchor_weight:
+            anchor = chosen_anchor_loss(chosen_logratios, self.beta).mean()
+            loss = loss + self.args.chosen_anchor_weight * anchor
+        if NLL_LOSS_TYPE in self.loss_types:
+            nll = nll_loss(chosen_logps, chosen_tokens, self.args.nll_normalization)
+            loss = loss + self.loss_weights[self.loss_types.index(NLL_LOSS_TYPE)] * nll
             self._metrics[mode]["nll"].append(self.accelerator.gather_for_metrics(nll.detach()).mean().item())
-        self._log_metrics(mode, levels, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios)
+        self._log_metrics(
+            mode, levels, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios, torch.stack(kept)
+        )
         return (loss, policy_out) if return_outputs else loss
 
     @staticmethod
     def pair_rows(pose, pose_mask, labels, rejected_poses, rejected_labels, include_chosen: bool) -> dict:
-        """Model inputs for a block of rows, each distinct pose encoded once.
+        """See [`~signdpo_trl.trainer.losses.fused_rows`]."""
+        return fused_rows(pose, pose_mask, labels, rejected_poses, rejected_labels, include_chosen)
 
-        Rows are: (if `include_chosen`) the chosen pose with the chosen text, each rejected pose with the chosen text,
-        then the chosen pose with each rejected text. `encoder_row_index` maps every decoder row to its encoded pose,
-        so the language rows reuse the chosen pose's encoding instead of encoding it again.
-        """
-        batch_size = pose.shape[0]
-        poses = ([pose] if include_chosen else []) + list(rejected_poses)
-        chosen_slot = 0 if include_chosen else None
-        if rejected_labels and chosen_slot is None:
-            chosen_slot = len(poses)
-            poses.append(pose)
-        num_text_rows = len(rejected_poses) + int(include_chosen)
-        rows = torch.arange(batch_size, device=pose.device)
-        encoder_row_index = torch.cat(
-            [torch.arange(num_text_rows * batch_size, device=pose.device)]
-            + [rows + chosen_slot * batch_size for _ in rejected_labels]
-        )
-        return {
-            "pose": torch.cat(poses),
-            "pose_mask": pose_mask.repeat(len(poses), 1),
-            "labels": pad_labels([labels] * num_text_rows + list(rejected_labels)),
-            "encoder_row_index": encoder_row_index,
-        }
+    def pair_weights(
+        self, level: str, reference_margins: torch.Tensor, skipped: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """Per-pair weights of a level: its reference-margin band, and 0 for pairs that are no pairs (a decoded
+        translation equal to the reference). `None` when every pair counts fully."""
+        weights = None
+        if level in self.args.levels and (
+            self.args.reference_margin_min is not None or self.args.reference_margin_max is not None
+        ):
+            low, high = self.args.level_band(level)
+            if low is not None or high is not None:
+                weights = band_weights(reference_margins, low, high, self.args.band_outside_weight)
+        if skipped is not None:
+            weights = torch.ones_like(reference_margins) if weights is None else weights
+            weights = weights.masked_fill(skipped, 0.0)
+        return weights
 
-    def preference_loss(
+    def level_loss(
         self,
+        level: str,
         chosen_logratios: torch.Tensor,
         rejected_logratios: torch.Tensor,
         chosen_tokens: torch.Tensor,
         rejected_tokens: torch.Tensor,
+        weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """TRL's DPO losses of one level's margin, weighted by `loss_weights` (the `"sft"` anchor is added once)."""
-        delta = chosen_logratios - rejected_logratios
-        loss = torch.zeros((), device=delta.device)
+        """One level's DPO loss: TRL's loss forms in `loss_type` weighted by `loss_weights` (the `"sft"` anchor is
+        added once, not per level), at the level's temperature, averaged over the batch with the pair weights."""
+        beta = self.level_betas.get(level, self.beta)
+        loss = torch.zeros((), device=chosen_logratios.device)
         for loss_type, weight in zip(self.loss_types, self.loss_weights):
-            if loss_type == "sigmoid":
-                per_sequence = -F.logsigmoid(self.beta * delta)
-            elif loss_type == "hinge":
-                per_sequence = torch.relu(1 - self.beta * delta)
-            elif loss_type == "ipo":
-                # As TRL: the log-ratios are averaged per token before the squared loss.
-                ipo_delta = chosen_logratios / chosen_tokens.clamp(min=1) - rejected_logratios / rejected_tokens.clamp(
-                    min=1
-                )
-                per_sequence = (ipo_delta - 1 / (2 * self.beta)) ** 2
-            elif loss_type == "robust":
-                clean = -(1 - self.label_smoothing) * F.logsigmoid(self.beta * delta)
-                flipped = -self.label_smoothing * F.logsigmoid(-self.beta * delta)
-                per_sequence = (clean - flipped) / (1 - 2 * self.label_smoothing)
-            elif loss_type == "sft":
+            if loss_type == NLL_LOSS_TYPE:
                 continue
-            else:
-                raise ValueError(f"Unsupported loss_type {loss_type!r}.")
-            loss = loss + weight * per_sequence.mean()
+            output = preference_loss(
+                chosen_logratios,
+                rejected_logratios,
+                loss_type=loss_type,
+                beta=beta,
+                label_smoothing=self.label_smoothing if loss_type == "robust" else 0.0,
+                chosen_tokens=chosen_tokens,
+                rejected_tokens=rejected_tokens,
+                dpop_lambda=self.args.dpop_lambda,
+            )
+            loss = loss + weight * weighted_batch_mean(output.losses, weights)
         return loss
 
     # -- metrics -----------------------------------------------------------------------------------------------------
 
-    def _log_metrics(self, mode, levels, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios):
-        """Per-level and overall reward metrics, gathered across processes in one call and read in one sync."""
+    def _log_metrics(self, mode, levels, chosen_logps, rejected_logps, chosen_logratios, rejected_logratios, kept):
+        """Per-level and overall reward metrics, gathered across processes in one call and read in one sync.
+
+        `kept` (`L x B` bool) marks the pairs that count (inside their band, not skipped); `kept/<level>` is its
+        share."""
         num_levels = len(levels)
         columns = torch.cat(
             [
@@ -360,10 +414,11 @@ class SignDPOTrainer(DPOTrainer):
                 self.beta * rejected_logratios.T,
                 chosen_logps[:, None],
                 rejected_logps.view(num_levels, -1).T,
+                kept.T.to(chosen_logps.dtype),
             ],
             dim=1,
         ).detach()
-        gathered = self.accelerator.gather_for_metrics(columns)  # (processes x B) x (2 + 2 L)
+        gathered = self.accelerator.gather_for_metrics(columns)  # (processes x B) x (2 + 3 L)
         chosen_rewards = gathered[:, :1]
         rejected_rewards = gathered[:, 1 : 1 + num_levels]
         margins = chosen_rewards - rejected_rewards
@@ -378,15 +433,17 @@ class SignDPOTrainer(DPOTrainer):
                 wins.mean(),
                 margins.mean(),
                 gathered[:, 1 + num_levels].mean(),
-                gathered[:, 2 + num_levels :].mean(),
+                gathered[:, 2 + num_levels : 2 + 2 * num_levels].mean(),
             ]
         )
-        values = torch.cat([per_level.T.flatten(), overall]).tolist()
+        kept_share = gathered[:, 2 + 2 * num_levels :].mean(0)
+        values = torch.cat([per_level.T.flatten(), overall, kept_share]).tolist()
         names = [
             f"rewards/{level}/{stat}" for level in levels for stat in ("chosen", "rejected", "accuracies", "margins")
         ]
         names += ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins"]
         names += ["logps/chosen", "logps/rejected"]
+        names += [f"kept/{level}" for level in levels]
         for name, value in zip(names, values):
             self._metrics[mode][name].append(value)
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .collators import PoseBatch, PoseCollator, tokenize_targets
-from .hooks import AttentionHook, LanguageHook, PoseHook, PreferenceHook
+from .hooks import PreferenceHook
 
 
 @dataclass
@@ -21,7 +21,9 @@ class SignPreferenceCollator(PoseCollator):
     - `rejected_pose_<level>` for every input-level hook (same text, perturbed pose; same frame mask);
     - `rejected_labels_language` for the language hook (same pose, corrupted text);
     - `source_keypoints`, `source_mask`, `source_lengths`: the chosen clip in source space, for in-step hooks
-      (the attention level), which the trainer runs once it has the reference model's salience.
+      (the attention level), which the trainer runs once it has the reference model's salience;
+    - `step_seed`: a seed drawn from the batch's generator for the in-step hooks' own draws, so that they too come
+      from the collator's seeded stream (a resumed run draws the same pairs).
 
     Text is truncated before padding. Every random draw of a batch goes through one generator (see
     [`PoseCollator`]'s `seed`), so a seeded collator draws the same pairs in a resumed run as in an uninterrupted one.
@@ -78,17 +80,5 @@ class SignPreferenceCollator(PoseCollator):
             inputs["source_keypoints"] = batch.keypoints
             inputs["source_mask"] = batch.mask
             inputs["source_lengths"] = batch.lengths
+            inputs["step_seed"] = torch.randint(0, 2**62, (1,), generator=generator)
         return inputs
-
-
-def build_preference_hooks(args, language: str = "en") -> list[PreferenceHook]:
-    """The hooks of the levels a [`SignDPOConfig`] turns on, configured from it."""
-    hooks: list[PreferenceHook] = []
-    for level in args.levels:
-        if level == "language":
-            hooks.append(LanguageHook(args.text_column, args.rejected_texts_column, language=language))
-        elif level == "attention":
-            hooks.append(AttentionHook(args.attention_operators, args.attention_strength, args.attention_top_k))
-        else:
-            hooks.append(PoseHook(level, getattr(args, f"{level}_operators"), getattr(args, f"{level}_strength")))
-    return hooks
