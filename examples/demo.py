@@ -26,6 +26,7 @@ from datasets import load_from_disk
 from transformers import AutoTokenizer
 
 from signdpo_trl import SignTranslationModel
+from signdpo_trl.metrics import REPORTED_METRICS
 from signdpo_trl.perturbations import build_operator
 from signdpo_trl.trainer import PoseCollator
 from signdpo_trl.trainer.collators import PoseBatch
@@ -33,7 +34,6 @@ from signdpo_trl.visualization import plot_pose_comparison, plot_salience, plot_
 
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORTED = ("bleu1", "bleu4", "rouge_l", "chrf", "minimal_pair_accuracy", "negation_accuracy", "question_accuracy")
 QUICK = {
     "sft": ["--synthsign_num_clips", "3000", "--num_train_epochs", "4", "--max_eval_samples", "100"],
     "dpo": ["--synthsign_num_clips", "3000", "--max_steps", "60", "--eval_steps", "30", "--max_eval_samples", "100"],
@@ -114,7 +114,7 @@ def main() -> None:
 
     metrics = json.loads((dpo_dir / "test_metrics.json").read_text())
     print(f"\nSynthSign test set, before -> after SignDPO (pictures and probe table in {output_dir}):")
-    for key in REPORTED:
+    for key in REPORTED_METRICS:
         before, after = metrics["before"].get(f"before_{key}"), metrics["after"].get(f"after_{key}")
         if before is not None and after is not None:
             print(f"  {key:>22}: {before:6.2f} -> {after:6.2f}")

@@ -9,4 +9,14 @@ from signdpo_trl.metrics.slt import compute_slt_metrics
 SLT_METRIC_PATH = str(Path(__file__).resolve().parent / "slt_metric")
 """Directory of the `evaluate` module; `evaluate.load(SLT_METRIC_PATH)` works offline."""
 
-__all__ = ["PROBE_KINDS", "SLT_METRIC_PATH", "compute_slt_metrics", "probe_accuracy", "probe_passes"]
+REPORTED_METRICS = ("bleu1", "bleu4", "rouge_l", "chrf", *(f"{kind}_accuracy" for kind in PROBE_KINDS))
+"""The scores a before/after table or a study reports, as their keys in the metric dicts (without prefix)."""
+
+__all__ = [
+    "PROBE_KINDS",
+    "REPORTED_METRICS",
+    "SLT_METRIC_PATH",
+    "compute_slt_metrics",
+    "probe_accuracy",
+    "probe_passes",
+]

@@ -193,7 +193,7 @@ class SignDPOConfig(DPOConfig):
 
     def __post_init__(self):
         if self.bf16 is None:
-            self.bf16 = hardware_bf16(self.fp16)
+            self.bf16 = hardware_bf16(self.fp16, self.use_cpu)
         if self.precompute_ref_log_probs:
             raise ValueError(
                 "precompute_ref_log_probs=True is unsound for SignDPO: rejected samples are drawn at random at every "

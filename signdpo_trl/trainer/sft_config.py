@@ -84,7 +84,7 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
 
     def __post_init__(self):
         if self.bf16 is None:
-            self.bf16 = hardware_bf16(self.fp16)
+            self.bf16 = hardware_bf16(self.fp16, self.use_cpu)
         super().__post_init__()
         if self.language not in ("en", "zh"):
             raise ValueError(f"language must be 'en' or 'zh', got {self.language!r}.")
