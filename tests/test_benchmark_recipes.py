@@ -9,15 +9,12 @@ at any local model.
 
 import gzip
 import json
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
 from test_benchmarks_loaders import HOW2SIGN_HEADER, OPENASL_HEADER, write_openpose_folder
+from test_recipes import run_recipe
 from transformers import T5Config, T5ForConditionalGeneration
 
 from signdpo_trl.data.pose import PoseSequence
@@ -34,21 +31,6 @@ SMALL_RUN = [
     "--max_steps", "2", "--per_device_train_batch_size", "2", "--per_device_eval_batch_size", "2",
     "--num_proc", "1", "--max_frames", "32", "--max_target_length", "16",
 ]  # fmt: skip
-
-
-def run_recipe(script: str, *arguments: str, check: bool = True) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "recipes" / script), *arguments],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr[-4000:]
-    return result
 
 
 def write_tiny_text_model(folder, texts, language: str) -> None:
