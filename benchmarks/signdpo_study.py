@@ -73,6 +73,26 @@ ANCHORED = {
     "chosen_anchor_weight": 1.0,
 }
 
+# The shipped default: the search arm with the best validation BLEU-4 (seed 0), signdpo_band (see the README's study
+# section): the anchored objective with input pairs the reference already separates by more than 4 nats dropped.
+SIGNDPO = {**ANCHORED, "reference_margin_max": [4.0] * 5 + [math.inf]}
+SIGNDPO_NEEDS_MINED = False
+# Fields holding one value per level, in the order of `levels`.
+PER_LEVEL_FIELDS = ("level_weights", "level_betas", "reference_margin_min", "reference_margin_max")
+
+
+def without_level(config: dict[str, Any], level: str) -> dict[str, Any]:
+    """An objective without one level: the level and its entries in the per-level lists removed."""
+    index = config["levels"].index(level)
+    reduced = {**config, "levels": [other for other in config["levels"] if other != level]}
+    for field in PER_LEVEL_FIELDS:
+        if config.get(field) is not None:
+            reduced[field] = [value for position, value in enumerate(config[field]) if position != index]
+    if "decoded_levels" in config:
+        reduced["decoded_levels"] = [other for other in config["decoded_levels"] if other != level]
+    return reduced
+
+
 # One entry per arm, data only: `trainer` is "mle" (SignSFTTrainer / SignSFTConfig) or "signdpo" (SignDPOTrainer /
 # SignDPOConfig); `config` overrides fields of that config (the study-wide settings of `StudySettings.trainer_kwargs`
 # may not be overridden: they are what keeps the arms comparable); `needs_mined_negatives` trains on the reference's
@@ -89,18 +109,10 @@ ARMS: dict[str, dict[str, Any]] = {
     },
     "signdpo_first_guess": {
         "trainer": "signdpo",
-        "description": "recipes/configs/dpo_synthsign.yaml: all six levels, sigmoid + 0.2 x NLL anchor, beta 0.1.",
+        "description": "The first guess (dpo_synthsign.yaml before the study): six levels summed, sigmoid + 0.2 x NLL "
+        "per token, beta 0.1.",
         "config": FIRST_GUESS,
         "needs_mined_negatives": False,
-    },
-    **{
-        f"signdpo_without_{level}": {
-            "trainer": "signdpo",
-            "description": f"The first guess without the {level} level.",
-            "config": {**FIRST_GUESS, "levels": [other for other in LEVELS if other != level]},
-            "needs_mined_negatives": False,
-        }
-        for level in LEVELS
     },
     # The search (seed 0, selected on validation): one change at a time from the first guess.
     "signdpo_anchored": {
@@ -120,7 +132,7 @@ ARMS: dict[str, dict[str, Any]] = {
         "trainer": "signdpo",
         "description": "signdpo_anchored with a reference-margin band: input pairs the reference already separates by "
         "more than 4 nats are dropped.",
-        "config": {**ANCHORED, "reference_margin_max": [4.0] * 5 + [math.inf]},
+        "config": SIGNDPO,
         "needs_mined_negatives": False,
     },
     "signdpo_decoded": {
@@ -141,6 +153,35 @@ ARMS: dict[str, dict[str, Any]] = {
         "description": "Language level only, rejected = the reference's own mined errors; NLL per sequence, weight 1.",
         "config": {**ANCHORED, "levels": ["language"], "chosen_anchor_weight": 0.0},
         "needs_mined_negatives": True,
+    },
+    # The shipped default (recipes/configs/dpo_synthsign.yaml), its attention control and its per-level ablations.
+    "signdpo": {
+        "trainer": "signdpo",
+        "description": "The shipped default, recipes/configs/dpo_synthsign.yaml (chosen on validation in the search).",
+        "config": SIGNDPO,
+        "needs_mined_negatives": SIGNDPO_NEEDS_MINED,
+    },
+    "signdpo_random_placement": {
+        "trainer": "signdpo",
+        "description": "signdpo with the attention level's operators at random frames instead of salient ones.",
+        "config": {**SIGNDPO, "attention_placement": "random"},
+        "needs_mined_negatives": SIGNDPO_NEEDS_MINED,
+    },
+    **{
+        f"signdpo_without_{level}": {
+            "trainer": "signdpo",
+            "description": f"signdpo without the {level} level.",
+            "config": without_level(SIGNDPO, level),
+            "needs_mined_negatives": SIGNDPO_NEEDS_MINED and level != "language",
+        }
+        for level in LEVELS
+    },
+    "signdpo_rpo": {
+        "trainer": "signdpo",
+        "description": "First-guess levels averaged, NLL per token at weight 1 (TRL's RPO scale: about a tenth of the "
+        "per-sequence NLL here), mDPO anchor: preference terms with more say than in signdpo_anchored.",
+        "config": {**ANCHORED, "nll_normalization": "per_token"},
+        "needs_mined_negatives": False,
     },
     "signdpo_anchored_beta05": {
         "trainer": "signdpo",

@@ -211,3 +211,22 @@ def test_config_rejects_non_finite_and_misplaced_objective_settings():
     ):
         with pytest.raises(ValueError, match=message):
             SignDPOConfig(**base, **fields)
+
+
+def test_decoded_pairs_train_with_peft_where_the_reference_is_the_disabled_adapter(tmp_path):
+    from peft import LoraConfig
+    from test_dpo_trainer import dpo_config
+    from tiny import pose_dataset, tiny_model
+
+    from signdpo_trl.trainer import SignDPOTrainer
+
+    trainer = SignDPOTrainer(
+        tiny_model(),
+        args=dpo_config(tmp_path, levels=["spatial_local"], decoded_levels=["spatial_local"], max_steps=2),
+        train_dataset=pose_dataset(4),
+        processing_class=tiny_tokenizer(),
+        peft_config=LoraConfig(r=4, target_modules=["q", "v"], task_type=None),
+    )
+    trainer.train()
+    assert trainer.state.global_step == 2
+    assert all(math.isfinite(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry)

@@ -147,3 +147,25 @@ def test_arms_are_checked_before_training_and_mined_negatives_reach_the_miner(tm
     arm = {**study.ARMS["signdpo_first_guess"], "needs_mined_negatives": True, "mining": {"num_beams": 2}}
     assert study.mined_training_set(arm, None, None, ["row"], settings, tmp_path) == ["row"]
     assert calls == [{"cache_dir": str(tmp_path / "mined"), "max_frames": 48, "language": "en", "num_beams": 2}]
+
+
+def test_the_shipped_synthsign_config_is_the_signdpo_arm_of_the_study():
+    import yaml
+
+    shipped = yaml.safe_load((PROJECT_ROOT / "recipes" / "configs" / "dpo_synthsign.yaml").read_text())
+    assert {field: shipped.get(field) for field in study.SIGNDPO} == study.SIGNDPO
+
+
+def test_an_ablation_removes_the_level_and_its_entries_in_every_per_level_list():
+    config = {
+        "levels": ["spatial_global", "attention", "language"],
+        "level_weights": [1.0, 2.0, 3.0],
+        "reference_margin_max": [4.0, 5.0, math.inf],
+        "decoded_levels": ["attention"],
+    }
+    assert study.without_level(config, "attention") == {
+        "levels": ["spatial_global", "language"],
+        "level_weights": [1.0, 3.0],
+        "reference_margin_max": [4.0, math.inf],
+        "decoded_levels": [],
+    }
