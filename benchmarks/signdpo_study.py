@@ -183,6 +183,13 @@ ARMS: dict[str, dict[str, Any]] = {
         "config": {**ANCHORED, "nll_normalization": "per_token"},
         "needs_mined_negatives": False,
     },
+    "signdpo_nll_only": {
+        "trainer": "signdpo",
+        "description": "Diagnostic: the SignDPO trainer with every preference weight at 0, i.e. only its NLL term (no "
+        "label smoothing, uniform frames, frozen pose statistics): what the trainer itself does against the control.",
+        "config": {**ANCHORED, "levels": ["language"], "level_weights": [0.0], "chosen_anchor_weight": 0.0},
+        "needs_mined_negatives": False,
+    },
     "signdpo_anchored_beta05": {
         "trainer": "signdpo",
         "description": "signdpo_anchored at beta 0.5.",
