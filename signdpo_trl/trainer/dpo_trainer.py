@@ -315,9 +315,8 @@ class SignDPOTrainer(DPOTrainer):
         chosen_logratios = chosen_logps - ref_chosen_logps
         rejected_logratios = (rejected_logps - ref_rejected_logps).view(-1, batch_size)
         reference_margins = ref_chosen_logps[None] - ref_rejected_logps.view(-1, batch_size)
-        skipped = {
-            level: same_sequences(labels, block) for level, block in zip(decoded_levels, decoded_labels)
-        }  # y_hat == y: no pair
+        # A decoded translation equal to the reference is no pair.
+        skipped = {level: same_sequences(labels, block) for level, block in zip(decoded_levels, decoded_labels)}
 
         loss = torch.zeros((), device=pose.device)
         kept, total_weight = [], 0.0
