@@ -190,6 +190,25 @@ ARMS: dict[str, dict[str, Any]] = {
         "config": {**ANCHORED, "levels": ["language"], "level_weights": [0.0], "chosen_anchor_weight": 0.0},
         "needs_mined_negatives": False,
     },
+    "signdpo_nll_only_smoothed": {
+        "trainer": "signdpo",
+        "description": "Diagnostic: signdpo_nll_only with the NLL label-smoothed at 0.1, as the reference and the "
+        "control are trained.",
+        "config": {
+            **ANCHORED,
+            "levels": ["language"],
+            "level_weights": [0.0],
+            "chosen_anchor_weight": 0.0,
+            "nll_label_smoothing": 0.1,
+        },
+        "needs_mined_negatives": False,
+    },
+    "signdpo_smoothed": {
+        "trainer": "signdpo",
+        "description": "signdpo with its NLL anchor label-smoothed at 0.1 (the MLE loss of the reference and control).",
+        "config": {**SIGNDPO, "nll_label_smoothing": 0.1},
+        "needs_mined_negatives": False,
+    },
     "signdpo_anchored_beta05": {
         "trainer": "signdpo",
         "description": "signdpo_anchored at beta 0.5.",

@@ -230,3 +230,18 @@ def test_decoded_pairs_train_with_peft_where_the_reference_is_the_disabled_adapt
     trainer.train()
     assert trainer.state.global_step == 2
     assert all(math.isfinite(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry)
+
+
+def test_label_smoothed_nll_anchor_is_the_mle_loss_the_reference_was_trained_with(tmp_path, monkeypatch):
+    from transformers.trainer_pt_utils import LabelSmoother
+
+    trainer = make_trainer(
+        tmp_path, levels=["language"], level_weights=[0.0], loss_type=["sigmoid", "sft"], loss_weights=[1.0, 1.0],
+        nll_label_smoothing=0.1,
+    )  # fmt: skip
+    inputs, _ = step_inputs(trainer, monkeypatch)
+    loss = trainer.compute_loss(trainer.model, inputs)
+    with torch.no_grad():
+        outputs = trainer.model(pose=inputs["pose"], pose_mask=inputs["pose_mask"], labels=inputs["labels"])
+    expected = LabelSmoother(epsilon=0.1)(outputs, inputs["labels"])
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-5)

@@ -88,6 +88,9 @@ class SignDPOConfig(DPOConfig):
             Scale of the `"sft"` NLL term: `"per_token"` (mean over the batch's tokens, TRL's RPO term) or
             `"per_sequence"` (mean over clips of each text's summed NLL: the scale of the preference terms, whose
             log-ratios are sums over tokens too, so that its weight means the same at any text length).
+        nll_label_smoothing (`float`, *optional*, defaults to `0.0`):
+            Label smoothing of the `"sft"` NLL term, as in MLE training (`label_smoothing_factor`): with the value
+            the reference was trained with, the anchor is that very MLE loss.
         chosen_anchor_weight (`float`, *optional*, defaults to `0.0`):
             Weight of mDPO's anchor on the chosen reward, `-log sigmoid(beta * (log pi(y|x) - log pi_ref(y|x)))`.
         dpop_lambda (`float`, *optional*, defaults to `0.0`):
@@ -154,6 +157,9 @@ class SignDPOConfig(DPOConfig):
     nll_normalization: str = field(
         default="per_token",
         metadata={"help": "Scale of the 'sft' NLL term: 'per_token' (TRL's RPO) or 'per_sequence' (summed per text)."},
+    )
+    nll_label_smoothing: float = field(
+        default=0.0, metadata={"help": "Label smoothing of the 'sft' NLL term (as the MLE training's)."}
     )
     chosen_anchor_weight: float = field(
         default=0.0, metadata={"help": "Weight of mDPO's anchor -log sigmoid(beta * chosen log-ratio)."}
@@ -235,6 +241,8 @@ class SignDPOConfig(DPOConfig):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative finite number; got {value}.")
+        if not 0.0 <= self.nll_label_smoothing < 1.0:
+            raise ValueError(f"nll_label_smoothing must lie in [0, 1); got {self.nll_label_smoothing}.")
         if self.band_outside_weight > 1:
             raise ValueError(f"band_outside_weight must lie in [0, 1]; got {self.band_outside_weight}.")
         if self.level_reduction not in LEVEL_REDUCTIONS:

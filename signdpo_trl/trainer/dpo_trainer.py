@@ -31,6 +31,7 @@ from .losses import (
     preference_loss,
     same_sequences,
     sequence_log_probs,
+    uniform_log_probs,
     weighted_batch_mean,
 )
 from .model_card import create_sign_model_card
@@ -340,7 +341,13 @@ class SignDPOTrainer(DPOTrainer):
             anchor = chosen_anchor_loss(chosen_logratios, self.beta).mean()
             loss = loss + self.args.chosen_anchor_weight * anchor
         if NLL_LOSS_TYPE in self.loss_types:
-            nll = nll_loss(chosen_logps, chosen_tokens, self.args.nll_normalization)
+            smoothing = self.args.nll_label_smoothing
+            uniform = (
+                uniform_log_probs(policy_out.logits[:batch_size], policy_rows["labels"][:batch_size])
+                if smoothing
+                else None
+            )
+            nll = nll_loss(chosen_logps, chosen_tokens, self.args.nll_normalization, smoothing, uniform)
             loss = loss + self.loss_weights[self.loss_types.index(NLL_LOSS_TYPE)] * nll
             self._metrics[mode]["nll"].append(self.accelerator.gather_for_metrics(nll.detach()).mean().item())
         self._log_metrics(

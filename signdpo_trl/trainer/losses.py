@@ -52,6 +52,13 @@ def sequence_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torc
     return (per_token * label_mask).sum(-1), label_mask.sum(-1)
 
 
+def uniform_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per row, the sum over label positions of the mean log-probability over the vocabulary: the label-smoothing
+    term of MLE (transformers' `LabelSmoother`), so an NLL anchor can be the very loss the reference was trained on."""
+    label_mask = labels != -100
+    return (torch.log_softmax(logits.float(), dim=-1).mean(-1) * label_mask).sum(-1)
+
+
 def pad_labels(label_blocks: list[torch.Tensor]) -> torch.Tensor:
     """Concatenates label blocks of different lengths along the batch, padding with -100."""
     length = max(block.shape[1] for block in label_blocks)
@@ -169,17 +176,28 @@ def chosen_anchor_loss(chosen_logratios: torch.Tensor, beta: float | torch.Tenso
 
 
 def nll_loss(
-    chosen_logps: torch.Tensor, chosen_tokens: torch.Tensor, normalization: str = "per_token"
+    chosen_logps: torch.Tensor,
+    chosen_tokens: torch.Tensor,
+    normalization: str = "per_token",
+    label_smoothing: float = 0.0,
+    uniform_logps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The NLL anchor on the chosen texts, a scalar.
 
     Args:
         chosen_logps (`torch.Tensor`): `B` summed log-probabilities of the chosen texts.
         chosen_tokens (`torch.Tensor`): `B` token counts.
+        label_smoothing (`float`, defaults to `0.0`): Label smoothing epsilon, as in MLE training: the anchor is then
+            `(1 - epsilon) * NLL + epsilon * (cross-entropy to the uniform distribution)`; needs `uniform_logps`.
+        uniform_logps (`torch.Tensor`, *optional*): `B` outputs of [`uniform_log_probs`] for the chosen rows.
         normalization (`str`, defaults to `"per_token"`): `"per_token"`: the mean over all tokens of the batch
             (TRL's `"sft"` term, RPO); `"per_sequence"`: the mean over sequences of each sequence's summed NLL, the
             scale of the per-sequence preference terms (their log-ratios are sums over tokens too).
     """
+    if label_smoothing:
+        if uniform_logps is None:
+            raise ValueError("A label-smoothed NLL needs uniform_logps (see uniform_log_probs).")
+        chosen_logps = (1 - label_smoothing) * chosen_logps + label_smoothing * uniform_logps
     if normalization == "per_token":
         return -(chosen_logps.sum() / chosen_tokens.sum().clamp(min=1))
     if normalization == "per_sequence":
@@ -233,5 +251,6 @@ __all__ = [
     "reference_margin",
     "same_sequences",
     "sequence_log_probs",
+    "uniform_log_probs",
     "weighted_batch_mean",
 ]
