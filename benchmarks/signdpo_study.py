@@ -205,7 +205,7 @@ ARMS: dict[str, dict[str, Any]] = {
     },
     "signdpo_smoothed": {
         "trainer": "signdpo",
-        "description": "signdpo with its NLL anchor label-smoothed at 0.1 (the MLE loss of the reference and control).",
+        "description": "signdpo with its NLL anchor label-smoothed at 0.1 (the reference's and control's MLE loss).",
         "config": {**SIGNDPO, "nll_label_smoothing": 0.1},
         "needs_mined_negatives": False,
     },
