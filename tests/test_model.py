@@ -273,6 +273,8 @@ def test_remote_code_loads_where_signdpo_trl_is_not_importable(tmp_path):
 
         sys.meta_path.insert(0, HideSigndpoTrl())
         import torch
+        # Bit-exact logits need the parent's intra-op thread count: reductions split over threads round differently.
+        torch.set_num_threads({torch.get_num_threads()})
         from transformers import AutoModelForSeq2SeqLM
         try:
             import signdpo_trl  # noqa: F401
