@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
-from .levels import LEVEL_TABLE, SIGNDPO_LEVELS, resolve_level
+from .levels import LEVEL_TABLE, POSE_LEVELS, SIGNDPO_LEVELS, resolve_level
 from .losses import LEVEL_REDUCTIONS, NLL_LOSS_TYPE, NLL_NORMALIZATIONS, PREFERENCE_LOSS_TYPES
 from .precision import hardware_bf16
 
@@ -280,7 +280,7 @@ class SignDPOConfig(DPOConfig):
                 f"f_divergence_type={self.f_divergence_type!r} is not supported by SignDPO, whose margins are plain "
                 "log-ratios; set f_divergence_type='reverse_kl'."
             )
-        for level in (name for name, spec in LEVEL_TABLE.items() if spec.side == "pose"):
+        for level in POSE_LEVELS:
             strength = getattr(self, f"{level}_strength")
             if not 0.0 <= strength <= 1.0:
                 raise ValueError(f"{level}_strength must lie in [0, 1]; got {strength}.")
