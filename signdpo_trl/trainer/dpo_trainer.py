@@ -29,6 +29,7 @@ from .losses import (
     generated_to_labels,
     nll_loss,
     preference_loss,
+    reference_margin,
     same_sequences,
     sequence_log_probs,
     uniform_log_probs,
@@ -315,7 +316,7 @@ class SignDPOTrainer(DPOTrainer):
         rejected_tokens = token_counts[batch_size:].view(-1, batch_size)
         chosen_logratios = chosen_logps - ref_chosen_logps
         rejected_logratios = (rejected_logps - ref_rejected_logps).view(-1, batch_size)
-        reference_margins = ref_chosen_logps[None] - ref_rejected_logps.view(-1, batch_size)
+        reference_margins = reference_margin(ref_chosen_logps[None], ref_rejected_logps.view(-1, batch_size))
         # A decoded translation equal to the reference is no pair.
         skipped = {level: same_sequences(labels, block) for level, block in zip(decoded_levels, decoded_labels)}
 
