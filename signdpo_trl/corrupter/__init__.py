@@ -1,7 +1,9 @@
-"""Language-level corruptions for the SignDPO language preference level.
+"""The language level's corrupters: rule-based corruptions, the miner of the model's own errors, the learned corrupter.
 
-The rule-based corruptions are imported eagerly; the miner of the model's own errors (`mine_translation_errors`,
-which needs `datasets` and the pose collation) only on first use, so that importing the rules stays light.
+The rule-based corruptions are imported eagerly; the rest only on first use, so that importing the rules stays
+light: the miner of the translation model's own errors (`mine_translation_errors`), the classifier of the kinds of
+error it finds (`classify_error`, `count_error_kinds`), and the LoRA / QLoRA corrupter that learns to write them
+(`CorrupterConfig`, `CorrupterTrainer`, `corrupter_pairs`, `generate_rejected_texts`, `load_corrupter`).
 """
 
 from importlib import import_module
@@ -9,9 +11,26 @@ from importlib import import_module
 from .rules import ENGLISH_RULES, corrupt_text
 
 
-_LAZY_EXPORTS = {"MiningReport": "mining", "is_meaning_change": "mining", "mine_translation_errors": "mining"}
+_LAZY_EXPORTS = {
+    "ERROR_KINDS": "error_kinds",
+    "CorrupterCollator": "corrupter_trainer",
+    "CorrupterConfig": "corrupter_config",
+    "CorrupterPairsReport": "pairs",
+    "CorrupterTrainer": "corrupter_trainer",
+    "GenerationReport": "generation",
+    "MiningReport": "mining",
+    "classify_error": "error_kinds",
+    "corrupter_pairs": "pairs",
+    "count_error_kinds": "error_kinds",
+    "examples_by_kind": "error_kinds",
+    "generate_rejected_texts": "generation",
+    "is_meaning_change": "mining",
+    "load_corrupter": "corrupter_trainer",
+    "load_corrupter_base": "corrupter_trainer",
+    "mine_translation_errors": "mining",
+}
 
-__all__ = ["ENGLISH_RULES", "MiningReport", "corrupt_text", "is_meaning_change", "mine_translation_errors"]
+__all__ = ["ENGLISH_RULES", "corrupt_text", *sorted(_LAZY_EXPORTS)]
 
 
 def __getattr__(name: str):

@@ -24,25 +24,28 @@ Example:
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
-import shutil
-import tempfile
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-from datasets import Dataset, List, Value, load_from_disk
+from datasets import Dataset, List, Value
 from sacrebleu.metrics import CHRF
 from tqdm.auto import tqdm
 
 from ..data.collation import PoseCollator
 from ..metrics.slt import _is_chinese
+from ._cache import (
+    cache_key,
+    check_cache_dir,
+    load_cached_dataset,
+    model_fingerprint,
+    save_cached_dataset,
+    tokenizer_fingerprint,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -170,103 +173,6 @@ def is_meaning_change(hypothesis: str, reference: str, *, chrf_threshold: float 
             "needs a reference meaning. Drop rows without a reference translation."
         )
     return _judge(hypothesis, normalized_reference, chrf_threshold, language)[0] == _ERROR
-
-
-def _model_fingerprint(model: torch.nn.Module) -> dict[str, Any]:
-    """Identifies the weights (and generation defaults) without hashing gigabytes: the names, shapes and dtypes of
-    all tensors of the state dict plus, per tensor, its sum and norm in float64, computed where the tensor lives."""
-    digest = hashlib.sha256()
-    statistics = []
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-            values = tensor if tensor.is_floating_point() else tensor.to(torch.float64)
-            total = values.sum(dtype=torch.float64)
-            norm = torch.linalg.vector_norm(values, dtype=torch.float64)
-            statistics.append(torch.stack([total, norm]).cpu())
-    if statistics:
-        digest.update(torch.cat(statistics).numpy().tobytes())
-    generation_config = getattr(model, "generation_config", None)
-    config = getattr(model, "config", None)
-    return {
-        "class": type(model).__name__,
-        "name_or_path": str(getattr(config, "_name_or_path", "") or ""),
-        "weights_sha256": digest.hexdigest(),
-        # Decoding defaults (length penalty, repetition constraints, ...) change the n-best lists too.
-        "generation_config": (
-            generation_config.to_json_string(use_diff=True, ignore_metadata=True) if generation_config else None
-        ),
-    }
-
-
-def _tokenizer_fingerprint(tokenizer) -> dict[str, Any]:
-    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
-    return {
-        "class": type(tokenizer).__name__,
-        "name_or_path": str(getattr(tokenizer, "name_or_path", "") or ""),
-        "vocabulary_sha256": hashlib.sha256(vocabulary.encode()).hexdigest(),
-    }
-
-
-def _check_cache_dir(cache_path: Path, dataset: Dataset):
-    if cache_path.exists() and not cache_path.is_dir():
-        raise ValueError(f"cache_dir {str(cache_path)!r} is a file; pass a directory for the mined dataset.")
-    if cache_path.is_dir() and any(cache_path.iterdir()) and not (cache_path / _CONFIG_FILE).is_file():
-        raise ValueError(
-            f"cache_dir {str(cache_path)!r} is not empty and holds no {_CONFIG_FILE}, so it is not a cache of "
-            "mine_translation_errors, which replaces the contents of its cache_dir. Pass a new or empty directory."
-        )
-    resolved = cache_path.resolve()
-    for cache_file in dataset.cache_files:
-        if resolved in Path(cache_file["filename"]).resolve().parents:
-            raise ValueError(
-                f"The dataset is read from cache_dir {str(cache_path)!r}, which a new mining result would replace. "
-                "Pass another cache_dir."
-            )
-
-
-def _load_cache(
-    cache_path: Path, key: dict[str, Any], output_column: str, num_rows: int
-) -> tuple[Dataset, MiningReport] | None:
-    """The cached result when it was mined with exactly `key`, else None (and the caller mines again)."""
-    config_file = cache_path / _CONFIG_FILE
-    if not config_file.is_file():
-        return None
-    try:
-        stored = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        logger.warning(f"Ignoring the unreadable mining cache {str(config_file)!r} ({error}); mining again.")
-        return None
-    if {name: value for name, value in stored.items() if name != "report"} != key:
-        logger.info(f"The mining cache in {str(cache_path)!r} was made with other settings or inputs; mining again.")
-        return None
-    try:
-        mined = load_from_disk(str(cache_path))
-        report = MiningReport(**stored["report"], from_cache=True)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        logger.warning(f"Ignoring the damaged mining cache in {str(cache_path)!r} ({error}); mining again.")
-        return None
-    if not isinstance(mined, Dataset) or output_column not in mined.column_names or len(mined) != num_rows:
-        logger.warning(f"The mining cache in {str(cache_path)!r} does not match its {_CONFIG_FILE}; mining again.")
-        return None
-    logger.info(f"Loaded mined translation errors from {str(cache_path)!r}.")
-    return mined, report
-
-
-def _save_cache(mined: Dataset, cache_path: Path, config: dict[str, Any]):
-    # Written beside the cache and moved into place at the end, so an interrupted save never leaves a config file next
-    # to incomplete data.
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{cache_path.name}.", dir=cache_path.parent))
-    try:
-        mined.save_to_disk(str(staging))
-        (staging / _CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
-        if cache_path.exists():
-            shutil.rmtree(cache_path)
-        os.replace(staging, cache_path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _decode(tokenizer, token_ids: torch.Tensor) -> list[str]:
@@ -410,23 +316,20 @@ def mine_translation_errors(
     cache_path = Path(cache_dir) if cache_dir is not None else None
     key = None
     if cache_path is not None:
-        _check_cache_dir(cache_path, dataset)
-        # Through JSON, so that it compares equal to what a JSON file gives back.
-        key = json.loads(
-            json.dumps(
-                {
-                    "format_version": _FORMAT_VERSION,
-                    "dataset_fingerprint": dataset._fingerprint,
-                    "num_rows": len(dataset),
-                    "model": _model_fingerprint(model),
-                    "tokenizer": _tokenizer_fingerprint(tokenizer),
-                    "parameters": parameters,
-                }
-            )
+        check_cache_dir(cache_path, dataset, _CONFIG_FILE, "mine_translation_errors")
+        key = cache_key(
+            format_version=_FORMAT_VERSION,
+            dataset_fingerprint=dataset._fingerprint,
+            num_rows=len(dataset),
+            model=model_fingerprint(model),
+            tokenizer=tokenizer_fingerprint(tokenizer),
+            parameters=parameters,
         )
-        cached = _load_cache(cache_path, key, output_column, len(dataset))
+        cached = load_cached_dataset(cache_path, key, _CONFIG_FILE, output_column, len(dataset))
         if cached is not None:
-            return cached if return_report else cached[0]
+            mined, stored_report = cached
+            report = MiningReport(**stored_report, from_cache=True)
+            return (mined, report) if return_report else mined
 
     collator = PoseCollator(max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform")
     # Only the pose columns, as numpy arrays, one batch at a time: pose data is never turned into Python lists.
@@ -485,7 +388,7 @@ def mine_translation_errors(
     mined = mined.add_column(output_column, mined_texts, feature=List(Value("string")))
     if cache_path is not None:
         report_fields = {name: value for name, value in asdict(report).items() if name != "from_cache"}
-        _save_cache(mined, cache_path, {**key, "report": report_fields})
+        save_cached_dataset(mined, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
     logger.info(
         f"Mined {report.num_errors} translation errors for {report.num_rows_with_errors} of {report.num_rows} rows "
         f"(chrF < {chrf_threshold})."

@@ -22,6 +22,9 @@ def create_sign_model_card(
     dataset_name: str | None = None,
     tags: str | list[str] | None = None,
     output_dir: str | None = None,
+    template: str | os.PathLike = TEMPLATE,
+    pipeline_tag: str = "translation",
+    library_name: str = "transformers",
 ) -> None:
     """Writes `README.md` into `output_dir`, by default the trainer's output directory (main process only).
 
@@ -32,6 +35,10 @@ def create_sign_model_card(
         dataset_name (`str`, *optional*): Hub dataset id the model was trained on.
         tags (`str` or `list[str]`, *optional*): Extra tags.
         output_dir (`str`, *optional*): Directory to write the card into; defaults to `trainer.args.output_dir`.
+        template (`str` or `os.PathLike`, *optional*): The card's Jinja template; defaults to the pose-to-text card.
+        pipeline_tag (`str`, *optional*, defaults to `"translation"`): The Hub's pipeline tag.
+        library_name (`str`, *optional*, defaults to `"transformers"`): The library that loads the checkpoint
+            (`"peft"` for an adapter).
     """
     if not trainer.is_world_process_zero():
         return
@@ -42,15 +49,15 @@ def create_sign_model_card(
     card_data = ModelCardData(
         base_model=base_model,
         datasets=dataset_name,
-        library_name="transformers",
+        library_name=library_name,
         model_name=model_name or Path(trainer.args.output_dir).name,
-        pipeline_tag="translation",
+        pipeline_tag=pipeline_tag,
         tags=sorted({"generated_from_trainer", *trainer._tag_names, *extra_tags}),
     )
     hub_model_id = trainer.hub_model_id if getattr(trainer, "hub_model_id", None) else card_data.model_name
     card = ModelCard.from_template(
         card_data,
-        template_path=str(TEMPLATE),
+        template_path=str(template),
         base_model=base_model,
         model_name=card_data.model_name,
         hub_model_id=hub_model_id,
