@@ -20,7 +20,17 @@ from .corpus import (
 )
 from .grammar import MARKERS, PATTERNS, Sentence, SentenceSampler
 from .handshapes import HANDSHAPES
-from .lexicon import HANDS, LOCATIONS, MOVEMENTS, ORIENTATIONS, PARAMETERS, SignEntry, SynthSignLexicon, build_lexicon
+from .lexicon import (
+    HANDS,
+    LOCATIONS,
+    MOVEMENTS,
+    ORIENTATIONS,
+    PARAMETERS,
+    SignEntry,
+    SynthSignLexicon,
+    build_lexicon,
+    minimal_pair_words,
+)
 from .signers import Signer
 
 
@@ -44,6 +54,7 @@ __all__ = [
     "build_lexicon",
     "clip_probes",
     "generate_synthsign",
+    "minimal_pair_words",
     "synthsign_features",
     "write_synthsign",
 ]

@@ -146,6 +146,48 @@ class SynthSignLexicon:
         return [entry for entry in self.entries if entry.word.category == category]
 
 
+def _token_forms(word: Word) -> frozenset[str]:
+    """Every English token the word can be written with: its base form's words and a verb's inflected forms."""
+    return frozenset(token.casefold() for form in (word.english, word.third, word.past) for token in form.split())
+
+
+def minimal_pair_words(lexicon: SynthSignLexicon) -> dict[str, frozenset[str]]:
+    """The English tokens a translation writes when it mistakes a sign for one of its minimal-pair partners.
+
+    A sign's token forms (its base form's words, and a verb's third-person and past forms) map to those of each of
+    its partners. Tokens that a sign shares with a partner are left out on both sides ("week" of "next week" and "last
+    week"), since writing them says nothing about which of the two signs was read; a partner whose tokens are all
+    shared with the sign contributes nothing. The tokens are case-folded, as `corrupter.error_kinds` compares them.
+
+    Args:
+        lexicon (`SynthSignLexicon`): The lexicon whose minimal pairs to read.
+
+    Returns:
+        `dict[str, frozenset[str]]`: For every token of a sign with a minimal-pair partner, the tokens of its partners;
+        keys in sorted order. The mapping is symmetric: `b in words[a]` exactly when `a in words[b]`.
+
+    Example (the mapping is what `signdpo_trl.corrupter.classify_error` takes as its `minimal_pair_words`):
+
+    ```python
+    >>> words = minimal_pair_words(build_lexicon(0))
+    >>> sorted(words["day"])  # EVERY-DAY and EVERY-MORNING differ in one parameter; "every" is shared
+    ['morning']
+    ```
+    """
+    partners: dict[str, set[str]] = {}
+    for first, second, _ in lexicon.minimal_pairs:
+        first_forms, second_forms = _token_forms(lexicon[first].word), _token_forms(lexicon[second].word)
+        own_first, own_second = first_forms - second_forms, second_forms - first_forms
+        # A pair whose tokens one side lacks cannot show up as a token substituted for another.
+        if not own_first or not own_second:
+            continue
+        for token in own_first:
+            partners.setdefault(token, set()).update(own_second)
+        for token in own_second:
+            partners.setdefault(token, set()).update(own_first)
+    return {token: frozenset(partners[token]) for token in sorted(partners)}
+
+
 def _valid(parameters: dict[str, str]) -> bool:
     return parameters["hands"] != "base" or parameters["location"] in BASE_LOCATIONS
 
