@@ -77,6 +77,13 @@ ANCHORED = {
 # section): the anchored objective with input pairs the reference already separates by more than 4 nats dropped.
 SIGNDPO = {**ANCHORED, "reference_margin_max": [4.0] * 5 + [math.inf]}
 SIGNDPO_NEEDS_MINED = False
+# The learned corrupter of the `signdpo_language_learned` arm: LoRA on the reference's own language model, trained on
+# up to two mined errors per training clip (rows without any topped up by the rules), then four samples per reference.
+LEARNED_CORRUPTER = {
+    "pairs": {"max_pairs_per_row": 2, "min_pairs_per_row": 1},
+    "training": {"max_steps": 400, "per_device_train_batch_size": 32, "learning_rate": 1e-3, "lora_r": 16},
+    "generation": {"num_candidates": 4, "temperature": 1.0, "top_p": 0.95, "max_new_tokens": 32},
+}
 # Fields holding one value per level, in the order of `levels`.
 PER_LEVEL_FIELDS = ("level_weights", "level_betas", "reference_margin_min", "reference_margin_max")
 
@@ -208,6 +215,23 @@ ARMS: dict[str, dict[str, Any]] = {
         "description": "signdpo with its NLL anchor label-smoothed at 0.1 (the reference's and control's MLE loss).",
         "config": {**SIGNDPO, "nll_label_smoothing": 0.1},
         "needs_mined_negatives": False,
+    },
+    # The language level's source of rejected texts (the learned corrupter's issue): the shipped default's
+    # rule-based corruptions, the LoRA corrupter trained on the reference's own mined errors, and no language level.
+    "signdpo_language_rules": {
+        "trainer": "signdpo",
+        "description": "signdpo itself: its language level writes rule-based corruptions (the rows of signdpo).",
+        "config": SIGNDPO,
+        "needs_mined_negatives": False,
+        "same_as": "signdpo",
+    },
+    "signdpo_language_learned": {
+        "trainer": "signdpo",
+        "description": "signdpo with the language level drawing from the learned LoRA corrupter's samples (trained on "
+        "the reference's mined errors, rule top-up).",
+        "config": SIGNDPO,
+        "needs_mined_negatives": True,
+        "corrupter": LEARNED_CORRUPTER,
     },
     "signdpo_anchored_beta05": {
         "trainer": "signdpo",
@@ -366,6 +390,12 @@ def validate_arms(names: Iterable[str], settings: StudySettings) -> None:
             raise ValueError(f"Arm {name!r} lacks {sorted(missing)}.")
         if arm["trainer"] not in ("mle", "signdpo"):
             raise ValueError(f"Arm {name!r}: trainer must be 'mle' or 'signdpo', got {arm['trainer']!r}.")
+        if arm.get("same_as") is not None and arm["same_as"] not in ARMS:
+            raise ValueError(f"Arm {name!r} is the same as {arm['same_as']!r}, which is not an arm.")
+        if arm.get("corrupter") is not None and not arm["needs_mined_negatives"]:
+            raise ValueError(
+                f"Arm {name!r}: the learned corrupter trains on mined negatives; set needs_mined_negatives."
+            )
         if arm["trainer"] == "mle" and arm["needs_mined_negatives"]:
             raise ValueError(f"Arm {name!r}: mined negatives are rejected texts, which MLE training has no use for.")
         config_class = SignSFTConfig if arm["trainer"] == "mle" else SignDPOConfig
@@ -688,6 +718,79 @@ def mined_training_set(arm: dict[str, Any], model, tokenizer, train, settings: S
     return mine_translation_errors(model, tokenizer, train, cache_dir=str(seed_dir / "mined"), **options)
 
 
+def learned_training_set(
+    arm: dict[str, Any], mined, train, reference_dir: Path, settings: StudySettings, seed: int, seed_dir: Path, clock
+):
+    """The training split with the learned corrupter's samples as rejected texts, and what it took.
+
+    The corrupter (LoRA on the reference's language model) trains on `corrupter_pairs(mined)` into
+    `<seed_dir>/corrupter` (reused when its adapter is there); its samples for every training reference are cached in
+    `<seed_dir>/corrupter_rejected`.
+    """
+    from signdpo_trl.corrupter import (
+        CorrupterConfig,
+        CorrupterTrainer,
+        corrupter_pairs,
+        generate_rejected_texts,
+        load_corrupter,
+    )
+
+    options = arm["corrupter"]
+    pairs, pairs_report = corrupter_pairs(mined, language=settings.language, seed=seed, **options.get("pairs", {}))
+    corrupter_dir = seed_dir / "corrupter"
+    start = time.perf_counter()
+    trained_here = not (corrupter_dir / "adapter_config.json").is_file()
+    if trained_here:
+        args = CorrupterConfig(
+            output_dir=str(corrupter_dir),
+            seed=seed,
+            use_cpu=settings.use_cpu,
+            language=settings.language,
+            report_to="none",
+            save_strategy="no",
+            logging_steps=50,
+            disable_tqdm=True,
+            lr_scheduler_type="cosine",
+            **options.get("training", {}),
+        )
+        trainer = CorrupterTrainer(str(reference_dir), args=args, train_dataset=pairs.shuffle(seed=seed))
+        trainer.train()
+        trainer.save_model()
+        corrupter_loss = trainer.state.log_history[-1].get("train_loss")
+        model, tokenizer = trainer.model, trainer.processing_class
+        del trainer
+    else:
+        model, tokenizer = load_corrupter(corrupter_dir)
+        corrupter_loss = None
+    train_seconds = time.perf_counter() - start
+    clock.stage(
+        f"seed {seed}: corrupter {'trained' if trained_here else 'loaded'} ({len(pairs)} pairs)", train_seconds
+    )
+    start = time.perf_counter()
+    train, generation_report = generate_rejected_texts(
+        model,
+        tokenizer,
+        train,
+        language=settings.language,
+        seed=seed,
+        cache_dir=str(seed_dir / "corrupter_rejected"),
+        return_report=True,
+        **options.get("generation", {}),
+    )
+    generation_seconds = time.perf_counter() - start
+    clock.stage(f"seed {seed}: corrupter samples ready ({generation_report.num_kept} kept)", generation_seconds)
+    info = {
+        "pairs": dataclasses.asdict(pairs_report),
+        "generation": {
+            name: value for name, value in dataclasses.asdict(generation_report).items() if name != "from_cache"
+        },
+        "corrupter_train_seconds": train_seconds if trained_here else None,
+        "corrupter_train_loss": corrupter_loss,
+        "generation_seconds": generation_seconds if not generation_report.from_cache else None,
+    }
+    return train, info
+
+
 def run_arm(
     name: str,
     seed: int,
@@ -708,12 +811,16 @@ def run_arm(
     seed_dir = work_dir / f"seed{seed}"
     train, _, _ = corpus.splits()
     model, tokenizer = load_reference(reference_dir)
-    mining_seconds = None
+    mining_seconds = corrupter = None
     if arm["needs_mined_negatives"]:
         start = time.perf_counter()
-        train = mined_training_set(arm, model, tokenizer, train, settings, seed_dir)
+        mined = mined_training_set(arm, model, tokenizer, train, settings, seed_dir)
         mining_seconds = time.perf_counter() - start
         clock.stage(f"seed {seed} {name}: mined negatives ready", mining_seconds)
+        if arm.get("corrupter") is not None:
+            train, corrupter = learned_training_set(arm, mined, train, reference_dir, settings, seed, seed_dir, clock)
+        else:
+            train = mined
 
     start = time.perf_counter()
     # A copy: the arms share lists (FIRST_GUESS), which a config must not be able to change for the next arm.
@@ -749,6 +856,7 @@ def run_arm(
             "needs_mined_negatives": arm["needs_mined_negatives"],
             "arm": arm["config"],
             "mining": arm.get("mining", {}) if arm["needs_mined_negatives"] else None,
+            "corrupter": arm.get("corrupter"),
             "study": dataclasses.asdict(settings),
             # Everything the trainer ran with, defaults included: config defaults change as the library evolves.
             "resolved_args": trainer.args.to_dict(),
@@ -759,6 +867,7 @@ def run_arm(
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "mining_seconds": mining_seconds,
+        "corrupter": corrupter,
         "reference_test": reference["test"],
         "test": scores["test"],
         "validation": scores["validation"],
@@ -788,6 +897,9 @@ def run_study(
         reference_dir = ensure_reference(seed, settings, corpus, work_dir, reference_arguments, threads, clock)
         reference = reference_evaluation(seed, reference_dir, corpus, settings, work_dir, results_dir, clock)
         for name in arms:
+            if ARMS[name].get("same_as") is not None:
+                clock.stage(f"seed {seed} {name}: the same run as {ARMS[name]['same_as']}, not trained again")
+                continue
             path = results_dir / name / f"seed{seed}.json"
             if path.exists():
                 clock.stage(f"seed {seed} {name}: skipped, {path} exists")
@@ -841,6 +953,10 @@ def load_results(results_dir: Path) -> dict[str, dict[int, dict[str, Any]]]:
     for path in sorted(Path(results_dir).glob("*/seed*.json")):
         record = json.loads(path.read_text())
         results.setdefault(path.parent.name, {})[int(record["seed"])] = record
+    # An arm that is the same run as another (same config, same seeds) shows that arm's results under its own name.
+    for name, arm in ARMS.items():
+        if arm.get("same_as") in results and name not in results:
+            results[name] = results[arm["same_as"]]
     return results
 
 

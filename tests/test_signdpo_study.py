@@ -169,3 +169,44 @@ def test_an_ablation_removes_the_level_and_its_entries_in_every_per_level_list()
         "reference_margin_max": [4.0, math.inf],
         "decoded_levels": [],
     }
+
+
+def test_learned_corrupter_arm_trains_the_corrupter_and_records_its_mix(tmp_path, monkeypatch):
+    results, work = tmp_path / "results", tmp_path / "work"
+    corrupter = {
+        "pairs": {"max_pairs_per_row": 1, "min_pairs_per_row": 1},
+        "training": {"max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 1e-3, "lora_r": 4},
+        "generation": {"num_candidates": 2, "max_new_tokens": 6},
+    }
+    learned = study.ARMS["signdpo_language_learned"]
+    mining = {"num_beams": 2, "num_candidates": 2, "max_new_tokens": 6, "batch_size": 8}
+    monkeypatch.setitem(study.ARMS, "signdpo_language_learned", {**learned, "corrupter": corrupter, "mining": mining})
+    arguments = [
+        "--arms", "signdpo_language_learned", "signdpo_language_rules", "--seeds", "0", "--steps", "2",
+        "--batch-size", "2", "--validation-samples", "4", "--corpus-cache", str(tmp_path / "synthsign"),
+        "--results-dir", str(results), "--work-dir", str(work), "--set", "eval_max_new_tokens=8",
+        "--set", "max_target_length=8",
+        "--", *TINY_CORPUS, *TINY_MODEL, "--max_steps", "2", "--per_device_train_batch_size", "4",
+        "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+        "--max_target_length", "8",
+    ]  # fmt: skip
+    study.main(arguments)
+
+    record = json.loads((results / "signdpo_language_learned" / "seed0.json").read_text())
+    mix = record["corrupter"]["pairs"]
+    assert mix["num_pairs"] == mix["num_mined"] + mix["num_rules"] > 0
+    assert record["corrupter"]["generation"]["num_sampled"] > 0
+    assert record["config"]["corrupter"] == corrupter
+    assert (work / "seed0" / "corrupter" / "adapter_config.json").is_file()
+    assert (work / "seed0" / "corrupter_rejected" / "corrupter_generation.json").is_file()
+    # The alias arm is signdpo itself: nothing is trained for it, and no file is written under its name.
+    assert not (results / "signdpo_language_rules").exists()
+
+
+def test_an_arm_that_is_another_arm_shows_that_arms_results_under_its_own_name(tmp_path):
+    for seed, bleu4 in enumerate([10.0, 12.0]):
+        write_record(tmp_path, "signdpo", seed, bleu4)
+    rows = {row["arm"]: row for row in study.summary_rows(tmp_path)}
+
+    assert rows["signdpo_language_rules"]["test"] == rows["signdpo"]["test"]
+    assert rows["signdpo_language_rules"]["seeds"] == [0, 1]
