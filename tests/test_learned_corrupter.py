@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from datasets import Dataset
+from datasets import Dataset, load_from_disk
 from tiny import SENTENCES, tiny_model, tiny_tokenizer
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -339,3 +339,4 @@ def test_generation_is_cached_on_disk_and_recomputed_when_a_setting_changes(sign
     assert (first_report.from_cache, again_report.from_cache, other_report.from_cache) == (False, True, False)
     assert again["rejected_texts"] == first["rejected_texts"]
     assert json.loads((cache / "corrupter_generation.json").read_text())["parameters"]["seed"] == 1
+    assert load_from_disk(str(cache)).column_names == ["rejected_texts"]  # never a copy of the corpus

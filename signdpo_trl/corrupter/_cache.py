@@ -1,9 +1,10 @@
-"""A dataset cached on disk with the key it was computed from: shared by the miner and the corrupter's generation.
+"""A column of texts cached on disk with the key it was computed from: shared by the miner and the corrupter.
 
-Both decode a dataset with a model, which takes minutes to hours, and add a column of texts. The result is saved with
-`Dataset.save_to_disk` next to a JSON file holding the key (the parameters, the dataset's fingerprint and
-fingerprints of the model and tokenizer) and a report; a later call with the same key loads it instead of decoding
-again, any difference recomputes it and replaces the cache.
+Both decode a dataset with a model, which takes minutes to hours, and add a column of texts. Only that column is
+saved (`Dataset.save_to_disk`; the pose columns are never copied), next to a JSON file holding the key (the
+parameters, the dataset's fingerprint and fingerprints of the model and tokenizer) and a report; a later call with
+the same key attaches it to the dataset instead of decoding again, any difference recomputes it and replaces the
+cache.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset, load_from_disk
+from datasets import Dataset, List, Value, load_from_disk
 
 
 logger = logging.getLogger(__name__)
@@ -83,10 +84,18 @@ def check_cache_dir(cache_path: Path, dataset: Dataset, config_file: str, owner:
             )
 
 
-def load_cached_dataset(
-    cache_path: Path, key: dict[str, Any], config_file: str, output_column: str, num_rows: int
+def with_text_column(dataset: Dataset, column: str, values: list[list[str]]) -> Dataset:
+    """`dataset` with `column` (a list of strings per row) added, or replaced if present."""
+    if column in dataset.column_names:
+        dataset = dataset.remove_columns(column)
+    # An explicit feature: with no text anywhere, the inferred type would be a list of nulls.
+    return dataset.add_column(column, values, feature=List(Value("string")))
+
+
+def load_cached_column(
+    cache_path: Path, key: dict[str, Any], config_file: str, output_column: str, dataset: Dataset
 ) -> tuple[Dataset, dict[str, Any]] | None:
-    """The cached dataset and its stored report when it was computed with exactly `key`, else None."""
+    """`dataset` with the cached column and the stored report when it was computed with exactly `key`, else None."""
     config_path = cache_path / config_file
     if not config_path.is_file():
         return None
@@ -104,20 +113,21 @@ def load_cached_dataset(
     except (OSError, ValueError, KeyError, TypeError) as error:
         logger.warning(f"Ignoring the damaged cache in {str(cache_path)!r} ({error}); computing again.")
         return None
-    if not isinstance(cached, Dataset) or output_column not in cached.column_names or len(cached) != num_rows:
+    if not isinstance(cached, Dataset) or output_column not in cached.column_names or len(cached) != len(dataset):
         logger.warning(f"The cache in {str(cache_path)!r} does not match its {config_file}; computing again.")
         return None
-    logger.info(f"Loaded the cached dataset from {str(cache_path)!r}.")
-    return cached, report
+    logger.info(f"Loaded the cached {output_column!r} column from {str(cache_path)!r}.")
+    return with_text_column(dataset, output_column, cached[output_column]), report
 
 
-def save_cached_dataset(dataset: Dataset, cache_path: Path, config_file: str, config: dict[str, Any]):
+def save_cached_column(dataset: Dataset, output_column: str, cache_path: Path, config_file: str, config: dict):
+    """Saves `output_column` of `dataset` (alone) and `config` as the cache in `cache_path`."""
     # Written beside the cache and moved into place at the end, so an interrupted save never leaves a config file next
     # to incomplete data.
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cache_path.name}.", dir=cache_path.parent))
     try:
-        dataset.save_to_disk(str(staging))
+        dataset.select_columns([output_column]).save_to_disk(str(staging))
         (staging / config_file).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
         if cache_path.exists():
             shutil.rmtree(cache_path)

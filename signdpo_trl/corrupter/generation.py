@@ -13,16 +13,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from datasets import Dataset, List, Value
+from datasets import Dataset
 from tqdm.auto import tqdm
 
 from ._cache import (
     cache_key,
     check_cache_dir,
-    load_cached_dataset,
+    load_cached_column,
     model_fingerprint,
-    save_cached_dataset,
+    save_cached_column,
     tokenizer_fingerprint,
+    with_text_column,
 )
 from .corrupter_config import CAUSAL_PROMPT_TEMPLATE, SEQ2SEQ_PROMPT_TEMPLATE
 from .corrupter_trainer import corrupter_inputs
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["GenerationReport", "generate_rejected_texts"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _CONFIG_FILE = "corrupter_generation.json"
 
 
@@ -98,7 +99,7 @@ def generate_rejected_texts(
     their normalised form and filtered with the rule of [`is_meaning_change`]: never the reference itself, never a
     case, punctuation or whitespace variant of it, never a near-copy above `chrf_threshold`.
 
-    With `cache_dir`, the result is saved there (`Dataset.save_to_disk`) with a `corrupter_generation.json` holding
+    With `cache_dir`, the column is saved there (`Dataset.save_to_disk`) with a `corrupter_generation.json` holding
     the parameters and fingerprints of the dataset, the model's weights and the tokenizer; a later call with the same
     inputs loads it instead of decoding again, any difference recomputes and replaces it.
 
@@ -179,7 +180,7 @@ def generate_rejected_texts(
             tokenizer=tokenizer_fingerprint(tokenizer),
             parameters=parameters,
         )
-        cached = load_cached_dataset(cache_path, key, _CONFIG_FILE, output_column, len(dataset))
+        cached = load_cached_column(cache_path, key, _CONFIG_FILE, output_column, dataset)
         if cached is not None:
             generated, stored_report = cached
             report = GenerationReport(**stored_report, from_cache=True)
@@ -232,11 +233,10 @@ def generate_rejected_texts(
         num_too_close=counts[_TOO_CLOSE],
         num_empty=counts[_EMPTY],
     )
-    generated = dataset.remove_columns(output_column) if output_column in dataset.column_names else dataset
-    generated = generated.add_column(output_column, rejected, feature=List(Value("string")))
+    generated = with_text_column(dataset, output_column, rejected)
     if cache_path is not None:
         report_fields = {name: value for name, value in asdict(report).items() if name != "from_cache"}
-        save_cached_dataset(generated, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
+        save_cached_column(generated, output_column, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
     logger.info(
         f"Kept {report.num_kept} of {report.num_sampled} sampled wrong translations; "
         f"{report.num_rows_with_candidates} of {report.num_rows} rows have at least one."

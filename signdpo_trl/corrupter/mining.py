@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from datasets import Dataset, List, Value
+from datasets import Dataset
 from sacrebleu.metrics import CHRF
 from tqdm.auto import tqdm
 
@@ -41,10 +41,11 @@ from ..metrics.slt import _is_chinese
 from ._cache import (
     cache_key,
     check_cache_dir,
-    load_cached_dataset,
+    load_cached_column,
     model_fingerprint,
-    save_cached_dataset,
+    save_cached_column,
     tokenizer_fingerprint,
+    with_text_column,
 )
 
 
@@ -53,7 +54,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["MiningReport", "is_meaning_change", "mine_translation_errors"]
 
 # Bumped whenever the selection or the cache layout changes, so that stale caches are recomputed.
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _CONFIG_FILE = "mining_config.json"
 _POSE_COLUMNS = ("keypoints", "confidence")
 
@@ -264,7 +265,7 @@ def mine_translation_errors(
     row, the `num_candidates` best hypotheses of beam search are kept when [`is_meaning_change`] holds against the
     row's reference, in n-best order and deduplicated by their normalised form; rows without any get `[]`.
 
-    With `cache_dir`, the result is saved there (`Dataset.save_to_disk`, pose columns included) with a
+    With `cache_dir`, the mined column is saved there (`Dataset.save_to_disk`, the pose columns are not copied) with a
     `mining_config.json` that records the mining parameters, the dataset's fingerprint and fingerprints of the model's
     weights, generation config and tokenizer; a later call with the same inputs loads it instead of decoding again,
     any difference mines again and replaces the cache. `batch_size` and `show_progress` do not change the result and
@@ -325,7 +326,7 @@ def mine_translation_errors(
             tokenizer=tokenizer_fingerprint(tokenizer),
             parameters=parameters,
         )
-        cached = load_cached_dataset(cache_path, key, _CONFIG_FILE, output_column, len(dataset))
+        cached = load_cached_column(cache_path, key, _CONFIG_FILE, output_column, dataset)
         if cached is not None:
             mined, stored_report = cached
             report = MiningReport(**stored_report, from_cache=True)
@@ -383,12 +384,10 @@ def mine_translation_errors(
         num_too_close=counts[_TOO_CLOSE],
         chrf_threshold=float(chrf_threshold),
     )
-    mined = dataset.remove_columns(output_column) if output_column in dataset.column_names else dataset
-    # An explicit feature: with no error mined anywhere, the inferred type would be a list of nulls.
-    mined = mined.add_column(output_column, mined_texts, feature=List(Value("string")))
+    mined = with_text_column(dataset, output_column, mined_texts)
     if cache_path is not None:
         report_fields = {name: value for name, value in asdict(report).items() if name != "from_cache"}
-        save_cached_dataset(mined, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
+        save_cached_column(mined, output_column, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
     logger.info(
         f"Mined {report.num_errors} translation errors for {report.num_rows_with_errors} of {report.num_rows} rows "
         f"(chrF < {chrf_threshold})."
