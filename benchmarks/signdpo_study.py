@@ -1072,23 +1072,26 @@ def summary_tables(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-README_START, README_END = "<!-- signdpo_study:start -->", "<!-- signdpo_study:end -->"
+def replace_readme_block(readme: str | Path, name: str, lines: Sequence[str]) -> None:
+    """Replaces the README's block between `<!-- <name>:start -->` and `<!-- <name>:end -->` with `lines`, so the
+    README's figures are generated from result files, never typed."""
+    readme = Path(readme)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {start} ... {end} block to fill.")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
 
 
 def update_readme(results_dir: str | Path, readme: str | Path) -> None:
-    """Replaces the README's block between `README_START` and `README_END` with the study's tables, so the README's
-    figures are generated from the result files, never typed."""
-    readme = Path(readme)
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} has no {README_START} ... {README_END} block to fill.")
+    """Writes the study's tables into the README's `signdpo_study` block."""
     tables = [
         line.replace("## ", "#### ", 1) if line.startswith("## ") else line
         for line in summary_tables(summary_rows(results_dir))
     ]
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(head + README_START + "\n" + "\n".join(tables) + "\n" + README_END + tail)
+    replace_readme_block(readme, "signdpo_study", tables)
 
 
 def write_summary(results_dir: str | Path) -> Path:
