@@ -9,6 +9,7 @@ cache.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -135,3 +136,44 @@ def save_cached_column(dataset: Dataset, output_column: str, cache_path: Path, c
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+class ColumnCache:
+    """The cache of one function's text column in `cache_dir` (None: no caching), keyed by its inputs.
+
+    Args:
+        cache_dir (`str` or `os.PathLike` or `None`): The folder; new, empty or an earlier cache of `owner`.
+        config_file (`str`): Name of the JSON file holding the key and the report.
+        owner (`str`): The function whose results it caches, for error messages.
+        format_version (`int`): Bumped by the owner when its selection or layout changes, so stale caches recompute.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike | None, config_file: str, owner: str, format_version: int):
+        self.path = Path(cache_dir) if cache_dir is not None else None
+        self.config_file, self.owner, self.format_version = config_file, owner, format_version
+        self.key: dict[str, Any] | None = None
+
+    def lookup(
+        self, dataset: Dataset, model: torch.nn.Module, tokenizer, parameters: dict[str, Any], output_column: str
+    ) -> tuple[Dataset, dict[str, Any]] | None:
+        """`(dataset with the cached column, stored report)` when the cache holds this exact computation, else None
+        (the key is kept for `save`)."""
+        if self.path is None:
+            return None
+        check_cache_dir(self.path, dataset, self.config_file, self.owner)
+        self.key = cache_key(
+            format_version=self.format_version,
+            dataset_fingerprint=dataset._fingerprint,
+            num_rows=len(dataset),
+            model=model_fingerprint(model),
+            tokenizer=tokenizer_fingerprint(tokenizer),
+            parameters=parameters,
+        )
+        return load_cached_column(self.path, self.key, self.config_file, output_column, dataset)
+
+    def save(self, dataset: Dataset, output_column: str, report):
+        """Stores `output_column` of `dataset` with the key of the last `lookup` and the owner's report (a dataclass
+        with a `from_cache` field, which is not stored); a no-op without a folder."""
+        if self.path is not None:
+            fields = {name: value for name, value in dataclasses.asdict(report).items() if name != "from_cache"}
+            save_cached_column(dataset, output_column, self.path, self.config_file, {**self.key, "report": fields})

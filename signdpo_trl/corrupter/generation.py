@@ -9,22 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
 
-from ._cache import (
-    cache_key,
-    check_cache_dir,
-    load_cached_column,
-    model_fingerprint,
-    save_cached_column,
-    tokenizer_fingerprint,
-    with_text_column,
-)
+from ._cache import ColumnCache, with_text_column
 from .corrupter_config import CAUSAL_PROMPT_TEMPLATE, SEQ2SEQ_PROMPT_TEMPLATE
 from .corrupter_trainer import corrupter_inputs
 from .mining import _EMPTY, _ERROR, _SAME, _TOO_CLOSE, _check_threshold, _normalize, _select_errors
@@ -168,23 +159,12 @@ def generate_rejected_texts(
         # The batch changes the random stream the candidates are drawn from, so it is part of the key.
         "batch_size": batch_size,
     }
-    cache_path = Path(cache_dir) if cache_dir is not None else None
-    key = None
-    if cache_path is not None:
-        check_cache_dir(cache_path, dataset, _CONFIG_FILE, "generate_rejected_texts")
-        key = cache_key(
-            format_version=_FORMAT_VERSION,
-            dataset_fingerprint=dataset._fingerprint,
-            num_rows=len(dataset),
-            model=model_fingerprint(model),
-            tokenizer=tokenizer_fingerprint(tokenizer),
-            parameters=parameters,
-        )
-        cached = load_cached_column(cache_path, key, _CONFIG_FILE, output_column, dataset)
-        if cached is not None:
-            generated, stored_report = cached
-            report = GenerationReport(**stored_report, from_cache=True)
-            return (generated, report) if return_report else generated
+    cache = ColumnCache(cache_dir, _CONFIG_FILE, "generate_rejected_texts", _FORMAT_VERSION)
+    cached = cache.lookup(dataset, model, tokenizer, parameters, output_column)
+    if cached is not None:
+        generated, stored_report = cached
+        report = GenerationReport(**stored_report, from_cache=True)
+        return (generated, report) if return_report else generated
 
     distinct = list(dict.fromkeys(references))
     counts = dict.fromkeys((_EMPTY, _SAME, _TOO_CLOSE, _ERROR), 0)
@@ -234,9 +214,7 @@ def generate_rejected_texts(
         num_empty=counts[_EMPTY],
     )
     generated = with_text_column(dataset, output_column, rejected)
-    if cache_path is not None:
-        report_fields = {name: value for name, value in asdict(report).items() if name != "from_cache"}
-        save_cached_column(generated, output_column, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
+    cache.save(generated, output_column, report)
     logger.info(
         f"Kept {report.num_kept} of {report.num_sampled} sampled wrong translations; "
         f"{report.num_rows_with_candidates} of {report.num_rows} rows have at least one."

@@ -28,8 +28,7 @@ import logging
 import os
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from datasets import Dataset
@@ -38,15 +37,7 @@ from tqdm.auto import tqdm
 
 from ..data.collation import PoseCollator
 from ..metrics.slt import _is_chinese
-from ._cache import (
-    cache_key,
-    check_cache_dir,
-    load_cached_column,
-    model_fingerprint,
-    save_cached_column,
-    tokenizer_fingerprint,
-    with_text_column,
-)
+from ._cache import ColumnCache, with_text_column
 
 
 logger = logging.getLogger(__name__)
@@ -314,23 +305,12 @@ def mine_translation_errors(
         "output_column": output_column,
         "language": language,
     }
-    cache_path = Path(cache_dir) if cache_dir is not None else None
-    key = None
-    if cache_path is not None:
-        check_cache_dir(cache_path, dataset, _CONFIG_FILE, "mine_translation_errors")
-        key = cache_key(
-            format_version=_FORMAT_VERSION,
-            dataset_fingerprint=dataset._fingerprint,
-            num_rows=len(dataset),
-            model=model_fingerprint(model),
-            tokenizer=tokenizer_fingerprint(tokenizer),
-            parameters=parameters,
-        )
-        cached = load_cached_column(cache_path, key, _CONFIG_FILE, output_column, dataset)
-        if cached is not None:
-            mined, stored_report = cached
-            report = MiningReport(**stored_report, from_cache=True)
-            return (mined, report) if return_report else mined
+    cache = ColumnCache(cache_dir, _CONFIG_FILE, "mine_translation_errors", _FORMAT_VERSION)
+    cached = cache.lookup(dataset, model, tokenizer, parameters, output_column)
+    if cached is not None:
+        mined, stored_report = cached
+        report = MiningReport(**stored_report, from_cache=True)
+        return (mined, report) if return_report else mined
 
     collator = PoseCollator(max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform")
     # Only the pose columns, as numpy arrays, one batch at a time: pose data is never turned into Python lists.
@@ -385,9 +365,7 @@ def mine_translation_errors(
         chrf_threshold=float(chrf_threshold),
     )
     mined = with_text_column(dataset, output_column, mined_texts)
-    if cache_path is not None:
-        report_fields = {name: value for name, value in asdict(report).items() if name != "from_cache"}
-        save_cached_column(mined, output_column, cache_path, _CONFIG_FILE, {**key, "report": report_fields})
+    cache.save(mined, output_column, report)
     logger.info(
         f"Mined {report.num_errors} translation errors for {report.num_rows_with_errors} of {report.num_rows} rows "
         f"(chrF < {chrf_threshold})."
