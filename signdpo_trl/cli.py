@@ -1,4 +1,5 @@
-"""The `signdpo` command line: generate SynthSign, build pose datasets, probe perturbation operators.
+"""The `signdpo` command line: generate SynthSign, build pose datasets, probe perturbation operators, and mine,
+train and sample the learned language-level corrupter.
 
 ```
 signdpo synthsign --num-clips 2000 --seed 0 --output data/synthsign
@@ -6,7 +7,13 @@ signdpo build manifest.jsonl --output data/my_corpus --num-proc 8 --on-error ski
 signdpo build openasl-v1.0.tsv --benchmark openasl --pose-root poses/ --output data/openasl
 signdpo probe --model outputs/sft --dataset data/synthsign --split test --max-samples 200 --output outputs/probe
 signdpo operators
+signdpo corrupter mine --model outputs/sft --dataset data/synthsign --output outputs/mined
+signdpo corrupter train --mined outputs/mined --base outputs/sft --output outputs/corrupter --max-steps 400
+signdpo corrupter generate --corrupter outputs/corrupter --dataset data/synthsign --output outputs/rejected_texts
 ```
+
+`signdpo corrupter generate` writes the dataset that the recipes' `--rejected_texts_path` reads (the references and
+their `rejected_texts`); `recipes/corrupter_*.py` run the three steps in one go.
 
 Mistakes in arguments or paths end the command with a one-line message that names them and a non-zero exit status
 (2 for arguments, 1 for anything found while running); `signdpo --traceback COMMAND ...` shows where an error
@@ -106,28 +113,13 @@ def build_command(args: argparse.Namespace) -> None:
 
 def probe_command(args: argparse.Namespace) -> None:
     import torch
-    from datasets import Dataset, load_from_disk
     from transformers import AutoTokenizer
 
     from .models import SignTranslationModel
     from .perturbations import probe
 
-    model_dir = Path(args.model)
-    if not model_dir.is_dir():
-        raise CommandError(f"--model {args.model}: no such directory.")
-    if not (model_dir / "config.json").is_file():
-        raise CommandError(f"--model {args.model}: no config.json there; give a folder written by save_pretrained.")
-    dataset_dir = Path(args.dataset)
-    if not dataset_dir.is_dir():
-        raise CommandError(f"--dataset {args.dataset}: no such directory.")
-    if not any((dataset_dir / name).is_file() for name in ("dataset_dict.json", "dataset_info.json")):
-        raise CommandError(f"--dataset {args.dataset}: not a dataset saved with save_to_disk.")
-
-    dataset = load_from_disk(str(dataset_dir))
-    if not isinstance(dataset, Dataset):
-        if args.split not in dataset:
-            raise CommandError(f"--split {args.split}: {args.dataset} has no such split; it has {', '.join(dataset)}.")
-        dataset = dataset[args.split]
+    model_dir = _saved_model_dir(args.model, "--model")
+    dataset = _saved_dataset(args.dataset, "--dataset", args.split)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = SignTranslationModel.from_pretrained(str(model_dir)).to(device)
@@ -170,6 +162,130 @@ def operators_command(args: argparse.Namespace) -> None:
         if spec.requires_salience:
             description += " [needs the model's salience: runs in the training step]"
         print(f"{spec.name:<{name_width}}  {spec.level:<{level_width}}  {description}")
+
+
+def corrupter_mine_command(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from .corrupter import count_error_kinds, mine_translation_errors
+    from .models import SignTranslationModel
+
+    model_dir = _saved_model_dir(args.model, "--model")
+    dataset = _saved_dataset(args.dataset, "--dataset", args.split)
+    output = _fresh_output(args.output, "--output", args.overwrite)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = SignTranslationModel.from_pretrained(str(model_dir)).to(device)
+
+    mined, report = mine_translation_errors(
+        model,
+        tokenizer,
+        dataset,
+        num_beams=args.num_beams,
+        num_candidates=args.num_candidates,
+        chrf_threshold=args.chrf_threshold,
+        batch_size=args.batch_size,
+        max_frames=args.max_frames,
+        max_new_tokens=args.max_new_tokens,
+        text_column=args.text_column,
+        language=args.language,
+        return_report=True,
+    )
+    mined.select_columns([args.text_column, "rejected_texts"]).save_to_disk(str(output))
+    kinds = count_error_kinds(mined[args.text_column], mined["rejected_texts"], language=args.language)
+    print(
+        f"Mined {report.num_errors} errors of {report.num_hypotheses} hypotheses for {report.num_rows_with_errors} "
+        f"of {report.num_rows} clips (chrF < {report.chrf_threshold}; {report.num_too_close} near-copies left out)."
+    )
+    print("Error kinds: " + ", ".join(f"{kind} {count}" for kind, count in kinds.items()))
+    print(f"Wrote {output}; train a corrupter on it with `{PROG} corrupter train --mined {output} --base ...`.")
+
+
+def corrupter_train_command(args: argparse.Namespace) -> None:
+    from .corrupter import CorrupterConfig, CorrupterTrainer, corrupter_pairs
+
+    mined = _saved_dataset(args.mined, "--mined", split=None)
+    if "rejected_texts" not in mined.column_names:
+        raise CommandError(
+            f"--mined {args.mined}: no rejected_texts column (it has {', '.join(mined.column_names)}); write one "
+            f"with `{PROG} corrupter mine`."
+        )
+    if args.text_column not in mined.column_names:
+        raise CommandError(f"--text-column {args.text_column}: {args.mined} has no such column.")
+    output = _fresh_output(args.output, "--output", args.overwrite)
+    pairs, pairs_report = corrupter_pairs(
+        mined,
+        text_column=args.text_column,
+        min_pairs_per_row=args.min_pairs_per_row,
+        max_pairs_per_row=args.max_pairs_per_row,
+        language=args.language,
+        seed=args.seed,
+    )
+    config = CorrupterConfig(
+        output_dir=str(output),
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        lr_scheduler_type="cosine",
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        load_in_4bit=args.load_in_4bit,
+        allow_full_precision_fallback=args.allow_full_precision_fallback,
+        language=args.language,
+        seed=args.seed,
+        save_strategy="no",
+        report_to="none",
+    )
+    trainer = CorrupterTrainer(args.base, args=config, train_dataset=pairs)
+    print(
+        f"Corrupter pairs: {pairs_report.num_pairs} = {pairs_report.num_mined} mined + {pairs_report.num_rules} "
+        f"rule-based ({pairs_report.fraction_mined:.0%} mined)."
+    )
+    trainer.train()
+    trainer.save_model()
+    print(f"Wrote the corrupter to {output}; sample with `{PROG} corrupter generate --corrupter {output} ...`.")
+
+
+def corrupter_generate_command(args: argparse.Namespace) -> None:
+    import torch
+
+    from .corrupter import generate_rejected_texts, load_corrupter
+
+    corrupter_dir = Path(args.corrupter)
+    if not corrupter_dir.is_dir():
+        raise CommandError(f"--corrupter {args.corrupter}: no such directory.")
+    if not any((corrupter_dir / name).is_file() for name in ("adapter_config.json", "config.json")):
+        raise CommandError(
+            f"--corrupter {args.corrupter}: no adapter_config.json or config.json there; give a folder written by "
+            f"`{PROG} corrupter train`."
+        )
+    dataset = _saved_dataset(args.dataset, "--dataset", args.split)
+    output = _fresh_output(args.output, "--output", args.overwrite)
+    model, tokenizer = load_corrupter(corrupter_dir)
+    model.to(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    generated, report = generate_rejected_texts(
+        model,
+        tokenizer,
+        dataset,
+        text_column=args.text_column,
+        num_candidates=args.num_candidates,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        chrf_threshold=args.chrf_threshold,
+        language=args.language,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        return_report=True,
+    )
+    generated.select_columns([args.text_column, "rejected_texts"]).save_to_disk(str(output))
+    print(
+        f"Kept {report.num_kept} of {report.num_sampled} sampled wrong translations ({report.num_same} copies, "
+        f"{report.num_too_close} near-copies, {report.num_empty} empty dropped); "
+        f"{report.num_rows_with_candidates} of {report.num_rows} clips have at least one."
+    )
+    print(f"Wrote {output}; train SignDPO with it: `--rejected_texts_path {output}`.")
 
 
 # -- parser -----------------------------------------------------------------------------------------------------------
@@ -266,6 +382,92 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operators.add_argument("--level", choices=LEVELS, help="Only the operators of this level.")
     operators.set_defaults(handler=operators_command)
+
+    corrupter = commands.add_parser(
+        "corrupter",
+        help="Mine a model's translation errors, train the learned corrupter on them, sample its wrong translations.",
+        description="The learned language-level corrupter in three steps: mine, train, generate.",
+    )
+    steps = corrupter.add_subparsers(dest="step", metavar="STEP", required=True)
+    languages = ("en", "zh")
+
+    mine = steps.add_parser(
+        "mine",
+        help="Keep a model's beam-search translations that are wrong in meaning.",
+        description="Translate every clip with beam search and keep the n-best hypotheses that are wrong in meaning. "
+        "Writes a dataset with the references and their rejected_texts to --output.",
+    )
+    mine.add_argument("--model", required=True, help="Folder of the saved MLE SignTranslationModel and its tokenizer.")
+    mine.add_argument("--dataset", required=True, help="Folder of a DatasetDict (or Dataset) saved to disk.")
+    mine.add_argument("--split", default="train", help="Split to mine (default: train).")
+    mine.add_argument("--output", required=True, help="Output folder (must be empty or absent).")
+    mine.add_argument("--num-beams", type=_positive_int, default=4)
+    mine.add_argument("--num-candidates", type=_positive_int, default=4, help="n-best hypotheses examined per clip.")
+    mine.add_argument("--chrf-threshold", type=_chrf, default=90.0, help="Hypotheses at or above it are near-copies.")
+    mine.add_argument("--batch-size", type=_positive_int, default=32)
+    mine.add_argument("--max-frames", type=_positive_int, default=256)
+    mine.add_argument("--max-new-tokens", type=_positive_int, default=64)
+    mine.add_argument("--text-column", default="text")
+    mine.add_argument("--language", choices=languages, default="en", help="zh compares characters (default: en).")
+    mine.add_argument("--device", help="Device of the model (default: cuda when available, else cpu).")
+    mine.add_argument("--overwrite", action="store_true", help="Write into a non-empty --output.")
+    mine.set_defaults(handler=corrupter_mine_command)
+
+    train = steps.add_parser(
+        "train",
+        help="Train a LoRA / QLoRA corrupter on mined errors.",
+        description="Pair every mined error with its reference (clips without one topped up with rule-based "
+        "corruptions) and train LoRA adapters on --base to write them. Writes the adapter, tokenizer and model card.",
+    )
+    train.add_argument("--mined", required=True, help=f"Folder written by `{PROG} corrupter mine`.")
+    train.add_argument(
+        "--base",
+        required=True,
+        help="The corrupter's base: a saved SignTranslationModel (its language model is taken) or a seq2seq or "
+        "causal LM, local or on the Hub (e.g. google/mt5-small).",
+    )
+    train.add_argument("--output", required=True, help="Output folder (must be empty or absent).")
+    train.add_argument("--max-steps", type=_positive_int, default=400)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--lora-r", type=_positive_int, default=16)
+    train.add_argument("--lora-alpha", type=_positive_int, default=32)
+    train.add_argument("--load-in-4bit", action="store_true", help="QLoRA: the base in 4-bit (needs CUDA).")
+    train.add_argument(
+        "--allow-full-precision-fallback",
+        action="store_true",
+        help="With --load-in-4bit on a machine without CUDA, train on a full-precision base instead of failing.",
+    )
+    train.add_argument("--language", choices=languages, default="en", help="zh compares characters (default: en).")
+    train.add_argument("--min-pairs-per-row", type=int, default=1, help="Clips with fewer errors are topped up.")
+    train.add_argument("--max-pairs-per-row", type=_positive_int, default=2, help="Mined errors kept per clip.")
+    train.add_argument("--text-column", default="text")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--overwrite", action="store_true", help="Write into a non-empty --output.")
+    train.set_defaults(handler=corrupter_train_command)
+
+    generate = steps.add_parser(
+        "generate",
+        help="Sample a trained corrupter's wrong translations of every clip.",
+        description="Sample wrong translations of every reference and keep those that change its meaning. Writes "
+        "the references and their rejected_texts to --output: the dataset --rejected_texts_path reads.",
+    )
+    generate.add_argument("--corrupter", required=True, help=f"Folder written by `{PROG} corrupter train`.")
+    generate.add_argument("--dataset", required=True, help="Folder of a DatasetDict (or Dataset) saved to disk.")
+    generate.add_argument("--split", default="train", help="Split to sample for (default: train).")
+    generate.add_argument("--output", required=True, help="Output folder (must be empty or absent).")
+    generate.add_argument("--text-column", default="text")
+    generate.add_argument("--num-candidates", type=_positive_int, default=8, help="Candidates sampled per reference.")
+    generate.add_argument("--temperature", type=_positive_float, default=1.0)
+    generate.add_argument("--top-p", type=_top_p, default=0.95)
+    generate.add_argument("--max-new-tokens", type=_positive_int, default=64)
+    generate.add_argument("--chrf-threshold", type=_chrf, default=90.0, help="Candidates at or above are near-copies.")
+    generate.add_argument("--language", choices=languages, default="en", help="zh compares characters (default: en).")
+    generate.add_argument("--batch-size", type=_positive_int, default=64)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--device", help="Device of the corrupter (default: cuda when available, else cpu).")
+    generate.add_argument("--overwrite", action="store_true", help="Write into a non-empty --output.")
+    generate.set_defaults(handler=corrupter_generate_command)
     return parser
 
 
@@ -289,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # KeyError's str() quotes its message.
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, "step", None))))
+        print(f"{PROG} {command}: error: {message}", file=sys.stderr)
         raise SystemExit(1) from None
     return 0
 
@@ -317,6 +520,56 @@ def _strength(value: str) -> float:
     if not 0.0 <= strength <= 1.0:
         raise argparse.ArgumentTypeError(f"a strength lies in [0, 1], got {value}")
     return strength
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return number
+
+
+def _top_p(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"top-p lies in (0, 1], got {value}")
+    return number
+
+
+def _chrf(value: str) -> float:
+    score = float(value)
+    if not 0 <= score <= 100:
+        raise argparse.ArgumentTypeError(f"a chrF score lies in [0, 100], got {value}")
+    return score
+
+
+def _saved_model_dir(path: str, flag: str) -> Path:
+    """`path` as the folder of a model written by `save_pretrained`."""
+    model_dir = Path(path)
+    if not model_dir.is_dir():
+        raise CommandError(f"{flag} {path}: no such directory.")
+    if not (model_dir / "config.json").is_file():
+        raise CommandError(f"{flag} {path}: no config.json there; give a folder written by save_pretrained.")
+    return model_dir
+
+
+def _saved_dataset(path: str, flag: str, split: str | None):
+    """The dataset saved at `path`: its `split` when it is a DatasetDict; with `split=None` it must be a Dataset."""
+    from datasets import Dataset, load_from_disk
+
+    dataset_dir = Path(path)
+    if not dataset_dir.is_dir():
+        raise CommandError(f"{flag} {path}: no such directory.")
+    if not any((dataset_dir / name).is_file() for name in ("dataset_dict.json", "dataset_info.json")):
+        raise CommandError(f"{flag} {path}: not a dataset saved with save_to_disk.")
+    dataset = load_from_disk(str(dataset_dir))
+    if isinstance(dataset, Dataset):
+        return dataset
+    if split is None:
+        raise CommandError(f"{flag} {path}: a DatasetDict ({', '.join(dataset)}); give the folder of one Dataset.")
+    if split not in dataset:
+        raise CommandError(f"--split {split}: {path} has no such split; it has {', '.join(dataset)}.")
+    return dataset[split]
 
 
 def _fresh_output(path: str, flag: str, overwrite: bool) -> Path:

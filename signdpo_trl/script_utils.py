@@ -96,6 +96,10 @@ class SignDataArguments:
         labels_path, pose_root, pose_pattern (`str`): Where the benchmark's label files and poses are.
         num_proc (`int`, *optional*): Processes used to build the dataset.
         dataset_cache (`str`, *optional*): Where a built benchmark dataset is saved and reloaded.
+        rejected_texts_path (`str`, *optional*): A dataset saved with `save_to_disk` holding the training split's
+            `text` and `rejected_texts` columns, row for row (what `recipes/corrupter.py` writes to
+            `<output_dir>/rejected_texts`, or `signdpo corrupter generate`). Its `rejected_texts` are attached to the
+            training split, where SignDPO's language level draws its rejected side from them.
     """
 
     dataset_path: str | None = field(default=None, metadata={"help": "DatasetDict saved with save_to_disk."})
@@ -121,6 +125,48 @@ class SignDataArguments:
     dataset_cache: str | None = field(
         default=None, metadata={"help": "Where a built benchmark dataset is saved and reloaded (save_to_disk)."}
     )
+    rejected_texts_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Dataset (save_to_disk) with the training split's text and rejected_texts columns, e.g. "
+            "outputs/corrupter_synthsign/rejected_texts: the learned corrupter's samples for the language level."
+        },
+    )
+
+
+@dataclass
+class CorrupterScriptArguments:
+    """What the corrupter recipe mines and which model it tunes.
+
+    Args:
+        model_name_or_path (`str`): The MLE `SignTranslationModel` (a saved folder or Hub id, e.g.
+            `outputs/sft_synthsign`) whose translation errors on the training split are mined.
+        corrupter_model_name_or_path (`str`, *optional*): Base of the corrupter: a seq2seq or causal LM (e.g.
+            `"google/mt5-small"`, `"Qwen/Qwen2.5-0.5B"` with `load_in_4bit`). Defaults to the MLE model's own
+            language model, which already writes the corpus's sentences.
+        mining_num_beams (`int`, defaults to `4`): Beam width of the mining decode.
+        mining_num_candidates (`int`, defaults to `4`): n-best hypotheses examined per training clip.
+        mining_batch_size (`int`, defaults to `32`): Clips decoded together while mining.
+        max_frames (`int`, defaults to `256`): Longer clips are sub-sampled to this many frames while mining; the
+            value the MLE model was trained with.
+        min_pairs_per_row (`int`, defaults to `1`): Training clips with fewer mined errors are topped up with
+            rule-based corruptions (see `corrupter_pairs`).
+        max_pairs_per_row (`int`, *optional*, defaults to `2`): Mined errors kept per clip, best-ranked first.
+    """
+
+    model_name_or_path: str = field(
+        metadata={"help": "MLE SignTranslationModel whose translation errors are mined, e.g. outputs/sft_synthsign."}
+    )
+    corrupter_model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Base of the corrupter (seq2seq or causal LM); default: the MLE model's language model."},
+    )
+    mining_num_beams: int = field(default=4, metadata={"help": "Beam width of the mining decode."})
+    mining_num_candidates: int = field(default=4, metadata={"help": "n-best hypotheses examined per clip."})
+    mining_batch_size: int = field(default=32, metadata={"help": "Clips decoded together while mining."})
+    max_frames: int = field(default=256, metadata={"help": "Frames per clip while mining (as in MLE training)."})
+    min_pairs_per_row: int = field(default=1, metadata={"help": "Clips with fewer mined errors are topped up."})
+    max_pairs_per_row: int | None = field(default=2, metadata={"help": "Mined errors kept per clip."})
 
 
 def load_corpus(data_args: SignDataArguments) -> DatasetDict:
@@ -138,18 +184,81 @@ def load_corpus(data_args: SignDataArguments) -> DatasetDict:
 
 
 def load_splits(data_args: SignDataArguments) -> tuple[Dataset, Dataset, Dataset]:
-    """The training, evaluation (cut to `max_eval_samples`) and test splits of the corpus of `data_args`."""
+    """The training, evaluation (cut to `max_eval_samples`) and test splits of the corpus of `data_args`; the
+    training split carries the `rejected_texts` of `rejected_texts_path` when it is set."""
     corpus = load_corpus(data_args)
+    train_dataset = corpus[data_args.train_split]
+    if data_args.rejected_texts_path is not None:
+        train_dataset = attach_rejected_texts(train_dataset, data_args.rejected_texts_path)
     eval_dataset = corpus[data_args.eval_split]
     if data_args.max_eval_samples is not None:
         eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
-    return corpus[data_args.train_split], eval_dataset, corpus[data_args.test_split]
+    return train_dataset, eval_dataset, corpus[data_args.test_split]
 
 
-def parse_recipe_arguments(training_config_class, default_config: str | Path | None = None) -> tuple:
-    """`(data_args, training_args, model_args)` from the command line: a `--config` YAML (`default_config` when the
-    command line names none) and field overrides, as TRL's scripts parse them."""
-    parser = TrlParser((SignDataArguments, training_config_class, SignModelArguments))
+REJECTED_TEXTS_COLUMNS = ("text", "rejected_texts")
+
+
+def attach_rejected_texts(train_dataset: Dataset, path: str | Path) -> Dataset:
+    """`train_dataset` with the `rejected_texts` column of the dataset saved at `path` (replacing its own, if any).
+
+    The saved dataset must hold the same references, in the same order: its `text` column is compared with the
+    training split's row by row, so that samples written for another corpus, split or seed are never attached.
+
+    Raises:
+        `FileNotFoundError`: If `path` does not exist.
+        `ValueError`: If it is not a saved `Dataset` with `text` and `rejected_texts` columns, has another number of
+            rows, or a `text` differs (the message names the first such row and both texts).
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"rejected_texts_path {str(path)!r} does not exist; write it with the corrupter recipe of the corpus, "
+            "recipes/corrupter_<benchmark>.py (python recipes/corrupter_synthsign.py writes "
+            "outputs/corrupter_synthsign/rejected_texts), or with `signdpo corrupter generate`."
+        )
+    saved = load_from_disk(str(path))
+    if not isinstance(saved, Dataset):
+        raise ValueError(
+            f"rejected_texts_path {str(path)!r} holds a DatasetDict; it must be the single Dataset of the training "
+            "split's text and rejected_texts columns that the corrupter recipe writes."
+        )
+    missing = [column for column in REJECTED_TEXTS_COLUMNS if column not in saved.column_names]
+    if missing:
+        raise ValueError(
+            f"rejected_texts_path {str(path)!r} lacks the column(s) {missing} (it has {saved.column_names}); it must "
+            "hold the training split's text and rejected_texts columns."
+        )
+    if "text" not in train_dataset.column_names:
+        raise ValueError(
+            f"The training split has no text column (it has {train_dataset.column_names}) to match the references of "
+            f"rejected_texts_path {str(path)!r} against."
+        )
+    if len(saved) != len(train_dataset):
+        raise ValueError(
+            f"rejected_texts_path {str(path)!r} has {len(saved)} rows and the training split {len(train_dataset)}; "
+            "its rejected texts were written for another corpus or split."
+        )
+    for row, (expected, found) in enumerate(zip(train_dataset["text"], saved["text"])):
+        if expected != found:
+            raise ValueError(
+                f"rejected_texts_path {str(path)!r} does not match the training split at row {row}: the split's text "
+                f"is {expected!r}, the saved one {found!r}; its rejected texts were written for another corpus, "
+                "split or order."
+            )
+    if "rejected_texts" in train_dataset.column_names:
+        train_dataset = train_dataset.remove_columns("rejected_texts")
+    return train_dataset.add_column(
+        "rejected_texts", saved["rejected_texts"], feature=saved.features["rejected_texts"]
+    )
+
+
+def parse_recipe_arguments(
+    training_config_class, default_config: str | Path | None = None, script_arguments_class=SignModelArguments
+) -> tuple:
+    """`(data_args, training_args, script_args)` from the command line: a `--config` YAML (`default_config` when the
+    command line names none) and field overrides, as TRL's scripts parse them. `script_args` are the recipe's own
+    arguments: `SignModelArguments` by default."""
+    parser = TrlParser((SignDataArguments, training_config_class, script_arguments_class))
     argv = sys.argv[1:]
     if default_config is not None and "--config" not in argv:
         argv = ["--config", str(default_config), *argv]

@@ -187,6 +187,17 @@ def test_lora_corrupter_trains_adapters_and_leaves_the_base_frozen(sign_model_di
     assert all(not torch.equal(before[name], after[name]) for name in adapters if "lora_B" in name)
 
 
+def test_the_seed_fixes_the_initial_adapters_whatever_ran_before(sign_model_dir, pairs, tmp_path):
+    def initial_adapters(draws_before: int) -> dict[str, torch.Tensor]:
+        torch.rand(draws_before)  # the global random state differs between the two trainers
+        trainer = CorrupterTrainer(str(sign_model_dir), args=fast_config(tmp_path), train_dataset=pairs)
+        return {name: tensor.detach().clone() for name, tensor in trainer.model.named_parameters() if "lora_" in name}
+
+    first, second = initial_adapters(1), initial_adapters(7)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
 def test_saved_corrupter_is_an_adapter_with_a_card_and_reloads_to_the_same_samples(sign_model_dir, pairs, tmp_path):
     output_dir = tmp_path / "corrupter"
     trainer = CorrupterTrainer(str(sign_model_dir), args=fast_config(output_dir), train_dataset=pairs)

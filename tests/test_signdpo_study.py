@@ -210,3 +210,12 @@ def test_an_arm_that_is_another_arm_shows_that_arms_results_under_its_own_name(t
 
     assert rows["signdpo_language_rules"]["test"] == rows["signdpo"]["test"]
     assert rows["signdpo_language_rules"]["seeds"] == [0, 1]
+
+
+def test_the_shipped_synthsign_corrupter_config_is_the_learned_arms_corrupter():
+    import yaml
+
+    shipped = yaml.safe_load((PROJECT_ROOT / "recipes" / "configs" / "corrupter_synthsign.yaml").read_text())
+    for group in ("pairs", "training", "generation"):
+        settings = study.LEARNED_CORRUPTER[group]
+        assert {field: shipped.get(field) for field in settings} == settings, group

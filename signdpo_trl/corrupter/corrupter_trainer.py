@@ -37,6 +37,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
+    set_seed,
 )
 
 from ..trainer.model_card import create_sign_model_card
@@ -353,6 +354,9 @@ class CorrupterTrainer(Trainer):
         quantization_config = quantization_config_for(
             args.load_in_4bit, args.bnb_4bit_quant_type, args.allow_full_precision_fallback
         )
+        # The LoRA matrices are drawn below, before the Trainer seeds in its own __init__: seeded here, the same seed
+        # gives the same corrupter whatever ran before in the process.
+        set_seed(args.seed)
         if isinstance(model, (str, os.PathLike)):
             model, tokenizer = load_corrupter_base(
                 model, quantization_config=quantization_config, model_init_kwargs=args.model_init_kwargs
