@@ -242,6 +242,14 @@ ARMS: dict[str, dict[str, Any]] = {
 }
 
 BASELINE = "mle_continued"
+# The shipped default, and the arms that change one thing of it: their paired difference to it is the ablation.
+DEFAULT_ARM = "signdpo"
+ABLATED_ARMS = (
+    *(f"signdpo_without_{level}" for level in LEVELS),
+    "signdpo_random_placement",
+    "signdpo_language_learned",
+    "signdpo_smoothed",
+)
 REFERENCE = "reference"
 # Settings whose difference between result files makes their comparison meaningless; the summary warns about it.
 COMPARED_SETTINGS = (
@@ -982,17 +990,9 @@ def summary_rows(results_dir: str | Path) -> list[dict[str, Any]]:
     for name in sorted(results, key=_arm_order):
         records = results[name]
         seeds = sorted(records)
-        paired_seeds = [seed for seed in seeds if seed in baseline] if name != BASELINE else []
-        paired = None
-        if paired_seeds:
-            paired = {}
-            for metric in METRICS:
-                differences = []
-                for seed in paired_seeds:
-                    value, base = records[seed]["test"].get(metric), baseline[seed]["test"].get(metric)
-                    if value is not None and base is not None:
-                        differences.append(value - base)
-                paired[metric] = mean_interval(differences)
+        paired_seeds, paired = paired_differences(records, baseline) if name != BASELINE else ([], None)
+        default = results.get(DEFAULT_ARM, {})
+        to_default = paired_differences(records, default)[1] if name in ABLATED_ARMS else None
         validation = mean_interval(records[seed].get("validation", {}).get("bleu4") for seed in seeds)
         description = ARMS.get(name, {}).get("description") or records[seeds[0]].get("config", {}).get(
             "description", "MLE reference (recipes/sft_synthsign.py), the starting point of every arm."
@@ -1009,9 +1009,27 @@ def summary_rows(results_dir: str | Path) -> list[dict[str, Any]]:
                 "validation_bleu4": validation["mean"] if validation else None,
                 "paired_seeds": paired_seeds,
                 "paired": paired,
+                "paired_to_default": to_default,
             }
         )
     return rows
+
+
+def paired_differences(records: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]]):
+    """`(seeds both have, metric -> mean_interval of the per-seed differences records - other)`; None without a
+    shared seed."""
+    shared = [seed for seed in sorted(records) if seed in other]
+    if not shared:
+        return shared, None
+    paired = {}
+    for metric in METRICS:
+        differences = []
+        for seed in shared:
+            value, base = records[seed]["test"].get(metric), other[seed]["test"].get(metric)
+            if value is not None and base is not None:
+                differences.append(value - base)
+        paired[metric] = mean_interval(differences)
+    return shared, paired
 
 
 def _format(interval: dict[str, Any] | None, signed: bool = False) -> str:
@@ -1069,6 +1087,18 @@ def summary_tables(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"| {row['arm']} | {len(row['paired_seeds'])} | {cells} |")
     if not paired_rows:
         lines.append(f"| (no arm shares a seed with {BASELINE} yet) | | " + " | ".join("" for _ in METRICS) + " |")
+    ablation_rows = [row for row in rows if row.get("paired_to_default") is not None]
+    if ablation_rows:
+        lines += [
+            "",
+            f"## Paired difference to {DEFAULT_ARM} (arms that change one thing of it: arm − {DEFAULT_ARM}, per seed)",
+            "",
+            f"| arm | paired seeds | {header} |",
+            "|---|---:|" + "---:|" * len(METRICS),
+        ]
+        for row in ablation_rows:
+            cells = " | ".join(_format(row["paired_to_default"][metric], signed=True) for metric in METRICS)
+            lines.append(f"| {row['arm']} | {row['paired_to_default']['bleu4']['n']} | {cells} |")
     return lines
 
 

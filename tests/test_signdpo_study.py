@@ -203,6 +203,20 @@ def test_learned_corrupter_arm_trains_the_corrupter_and_records_its_mix(tmp_path
     assert not (results / "signdpo_language_rules").exists()
 
 
+def test_ablations_are_also_paired_with_the_shipped_default(tmp_path):
+    for seed, (default, ablation) in enumerate([(10.0, 11.0), (12.0, 15.0)]):
+        write_record(tmp_path, "signdpo", seed, default)
+        write_record(tmp_path, "signdpo_without_language", seed, ablation)
+    write_record(tmp_path, "signdpo_first_guess", 0, 9.0)  # not an ablation of signdpo
+    rows = {row["arm"]: row for row in study.summary_rows(tmp_path)}
+
+    difference = rows["signdpo_without_language"]["paired_to_default"]["bleu4"]
+    assert (difference["n"], difference["mean"]) == (2, pytest.approx(2.0))
+    assert rows["signdpo_first_guess"]["paired_to_default"] is None
+    tables = "\n".join(study.summary_tables(list(rows.values())))
+    assert "| signdpo_without_language | 2 | +0.00 ± 0.00 | +2.00 ± 12.71 |" in tables
+
+
 def test_an_arm_that_is_another_arm_shows_that_arms_results_under_its_own_name(tmp_path):
     for seed, bleu4 in enumerate([10.0, 12.0]):
         write_record(tmp_path, "signdpo", seed, bleu4)
