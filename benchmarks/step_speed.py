@@ -199,6 +199,7 @@ def benchmark(args) -> None:
         max_frames=collator.max_frames,
         confidence_threshold=collator.confidence_threshold,
         frame_sampling=collator.frame_sampling,
+        normalization=collator.normalization,
     )
     torch.manual_seed(args.seed)  # the same rejected pairs for the fused and the naive step
     inputs = trainer._prepare_inputs(collator(rows))

@@ -29,7 +29,6 @@ from signdpo_trl import SignTranslationModel
 from signdpo_trl.metrics import REPORTED_METRICS
 from signdpo_trl.perturbations import build_operator
 from signdpo_trl.trainer import PoseCollator
-from signdpo_trl.trainer.collators import PoseBatch
 from signdpo_trl.visualization import plot_pose_comparison, plot_salience, plot_skeleton_frames, plot_training_curves
 
 
@@ -55,11 +54,15 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path) -> No
         (keypoints, confidence), frames=6, path=output_dir / "clip.png", title=row["text"], aspect=aspect
     )
 
-    collator = PoseCollator(max_frames=48)
+    model = SignTranslationModel.from_pretrained(sft_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(sft_dir)
+    collator = PoseCollator.for_model(model, max_frames=48)
     batch = collator.pad([row])
     generator = torch.Generator().manual_seed(0)
     for name in ("handshape_change", "hand_relocation", "face_freeze", "segment_shuffle"):
-        rejected = build_operator(name, strength=0.5)(batch.keypoints, batch.mask, batch.lengths, generator=generator)
+        rejected = build_operator(name, strength=0.5)(
+            batch.keypoints, batch.mask, batch.lengths, generator=generator, confidence=batch.confidence
+        )
         plot_pose_comparison(
             (batch.keypoints[0].numpy(), batch.mask[0].float().numpy()),
             (rejected.keypoints[0].numpy(), rejected.mask[0].float().numpy()),
@@ -70,9 +73,7 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path) -> No
             aspect=aspect,
         )
 
-    model = SignTranslationModel.from_pretrained(sft_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(sft_dir)
-    inputs = collator.encode(PoseBatch(batch.keypoints, batch.mask, batch.lengths))
+    inputs = collator.encode(batch)
     labels = tokenizer([row["text"]], return_tensors="pt")["input_ids"]
     salience = model.salience(inputs["pose"], inputs["pose_mask"], labels)[0]
     plot_salience(salience.numpy(), path=output_dir / "salience.png", title=f"MLE model's salience: {row['text']}")

@@ -7,6 +7,9 @@ python recipes/dpo.py --config recipes/configs/dpo_synthsign.yaml
 accelerate launch recipes/dpo.py --config recipes/configs/dpo_synthsign.yaml --model_name_or_path outputs/sft
 ```
 
+A run stopped midway resumes from the last checkpoint in `output_dir` when started again (or from
+`--resume_from_checkpoint <path>`; `--resume_from_checkpoint false` starts over).
+
 Any field of `SignDPOConfig`, `SignModelArguments` or `SignDataArguments` can be given on the command line and
 overrides the YAML file.
 """
@@ -14,11 +17,14 @@ overrides the YAML file.
 import json
 from pathlib import Path
 
+from transformers import set_seed
+
 from signdpo_trl import SignDPOConfig, SignDPOTrainer
 from signdpo_trl.script_utils import (
     SignDataArguments,
     SignModelArguments,
     build_model,
+    checkpoint_to_resume,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
@@ -42,6 +48,8 @@ def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args:
         return metrics
 
     before = score("before")
+    # Seeded before anything random is built: LoRA adapters (use_peft) are drawn when the trainer wraps the model.
+    set_seed(training_args.seed)
     trainer = SignDPOTrainer(
         model=model,
         args=training_args,
@@ -50,7 +58,7 @@ def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args:
         processing_class=tokenizer,
         peft_config=peft_config_from(model_args),
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
     model = trainer.model
     after = score("after")
 

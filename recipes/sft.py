@@ -7,6 +7,9 @@ python recipes/sft.py --config recipes/configs/sft_synthsign.yaml
 accelerate launch recipes/sft.py --config recipes/configs/sft_openasl.yaml
 ```
 
+A run stopped midway resumes from the last checkpoint in `output_dir` when started again (or from
+`--resume_from_checkpoint <path>`; `--resume_from_checkpoint false` starts over).
+
 The MLE model is the starting point and the reference model of SignDPO (`recipes/dpo_*.py`). Any field of
 `SignSFTConfig`, `SignModelArguments` or `SignDataArguments` can be given on the command line and overrides the
 YAML file (`--num_train_epochs 2`, `--push_to_hub --hub_model_id me/sign-sft`).
@@ -15,11 +18,14 @@ YAML file (`--num_train_epochs 2`, `--push_to_hub --hub_model_id me/sign-sft`).
 import json
 from pathlib import Path
 
+from transformers import set_seed
+
 from signdpo_trl import SignSFTConfig, SignSFTTrainer
 from signdpo_trl.script_utils import (
     SignDataArguments,
     SignModelArguments,
     build_model,
+    checkpoint_to_resume,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
@@ -30,6 +36,8 @@ def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args:
     train_dataset, eval_dataset, test_dataset = load_splits(data_args)
 
     tokenizer = load_tokenizer(model_args, train_dataset[training_args.text_column], language=training_args.language)
+    # Seeded before the random initial weights of a model built from a config are drawn.
+    set_seed(training_args.seed)
     model = build_model(model_args, tokenizer)
 
     trainer = SignSFTTrainer(
@@ -39,7 +47,7 @@ def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args:
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=checkpoint_to_resume(training_args))
 
     test_metrics = trainer.predict(test_dataset).metrics
     trainer.log_metrics("test", test_metrics)

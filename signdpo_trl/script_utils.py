@@ -6,15 +6,20 @@ the YAML configs next to them.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_from_disk
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, T5Config
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, T5Config, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
 from trl import TrlParser
 
 from .models import SignTranslationConfig, SignTranslationModel, build_tokenizer, sync_text_config
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -263,6 +268,37 @@ def parse_recipe_arguments(
     if default_config is not None and "--config" not in argv:
         argv = ["--config", str(default_config), *argv]
     return parser.parse_args_and_config(args=argv)
+
+
+def checkpoint_to_resume(training_args: TrainingArguments) -> str | None:
+    """The checkpoint a recipe resumes training from, as alignment-handbook's scripts choose it, and says which.
+
+    `--resume_from_checkpoint <path>` names one; unset, the last `checkpoint-*` folder in `output_dir` is taken when
+    there is one, so that a run stopped midway continues where it stopped; `--resume_from_checkpoint false` trains
+    from scratch whatever `output_dir` holds (and `true` insists on a checkpoint there).
+
+    Raises:
+        `FileNotFoundError`: If the named checkpoint does not exist, or `true` finds none in `output_dir`.
+    """
+    requested = training_args.resume_from_checkpoint
+    output_dir = training_args.output_dir
+    if str(requested).lower() == "false":
+        return None
+    if requested is not None and str(requested).lower() != "true":
+        if not Path(requested).is_dir():
+            raise FileNotFoundError(f"resume_from_checkpoint {str(requested)!r} is not a checkpoint folder.")
+        if training_args.should_log:
+            logger.warning(f"Resuming training from {requested} (--resume_from_checkpoint).")
+        return str(requested)
+    last = get_last_checkpoint(output_dir) if output_dir is not None and Path(output_dir).is_dir() else None
+    if last is None and requested is not None:
+        raise FileNotFoundError(f"--resume_from_checkpoint true, but output_dir {output_dir!r} holds no checkpoint.")
+    if last is not None and training_args.should_log:
+        logger.warning(
+            f"Resuming training from {last}, the last checkpoint in output_dir; pass --resume_from_checkpoint false "
+            "(or another output_dir) to train from scratch."
+        )
+    return last
 
 
 def _cached(cache: str | None, build) -> DatasetDict:

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from signdpo_trl.data.benchmarks import (
+    LabelFileError,
     csl_daily_manifest,
+    how2sign_manifest,
     load_csl_daily,
     load_how2sign,
     load_openasl,
@@ -230,3 +232,130 @@ def test_csl_daily_label_file_with_foreign_objects_is_refused(tmp_path):
         pickle.dump({"S1": label}, stream)
     with pytest.raises(pickle.UnpicklingError, match="datetime"):
         csl_daily_manifest(labels)
+
+
+# Malformed label files are named: the file, the line (or sample key), the id and the field.
+
+
+def test_openasl_without_a_column_names_the_file_and_the_column(tmp_path):
+    path = tmp_path / "openasl-v1.0.tsv"
+    header = [column for column in OPENASL_HEADER if column != "end"]
+    path.write_text("\t".join(header) + "\n", encoding="utf-8")
+    with pytest.raises(
+        LabelFileError, match=r"(?s)openasl-v1\.0\.tsv: .*line 1 \(header\) lacks the columns \['end'\]"
+    ):
+        openasl_manifest(path)
+
+
+@pytest.mark.parametrize("column, value", [("start", "00:00:xx.000"), ("end", ""), ("end", "-1.5")])
+def test_openasl_time_that_is_not_a_timestamp_names_line_vid_and_field(tmp_path, column, value):
+    rows = [list(row) for row in OPENASL_ROWS]
+    rows[1][OPENASL_HEADER.index(column)] = value
+    tsv = write_openasl_tsv(tmp_path / "openasl-v1.0.tsv", rows)
+    expected = rf"openasl-v1\.0\.tsv: .*\n  line 3: '{column}' is '{value}', not a time .*\(vid 'v2-00:00:03\.000-"
+    with pytest.raises(LabelFileError, match=expected):
+        openasl_manifest(tsv, "{yid}.pose")
+
+
+def test_openasl_row_with_a_tab_inside_a_field_names_the_line(tmp_path):
+    rows = [list(row) for row in OPENASL_ROWS]
+    rows[2][4] = "Thank\tyou."
+    tsv = write_openasl_tsv(tmp_path / "openasl-v1.0.tsv", rows)
+    with pytest.raises(LabelFileError, match=r"line 4: 9 fields, the header has 8"):
+        openasl_manifest(tsv)
+
+
+def test_openasl_lists_every_malformed_line(tmp_path):
+    rows = [list(row) for row in OPENASL_ROWS]
+    rows[0][-1], rows[2][2] = "dev", "soon"
+    tsv = write_openasl_tsv(tmp_path / "openasl-v1.0.tsv", rows)
+    with pytest.raises(LabelFileError) as raised:
+        openasl_manifest(tsv)
+    assert [problem.split(":")[0] for problem in raised.value.problems] == ["line 2", "line 4"]
+
+
+def test_openasl_label_file_that_is_not_utf8_names_the_line(tmp_path):
+    tsv = write_openasl_tsv(tmp_path / "openasl-v1.0.tsv")
+    tsv.write_bytes(tsv.read_bytes().replace(b"Thank you.", "Thank yöu.".encode("latin-1")))
+    with pytest.raises(ValueError, match=r"openasl-v1\.0\.tsv line 4, column \d+: .*not valid utf-8.*iconv"):
+        openasl_manifest(tsv)
+
+
+def write_how2sign_labels(labels_dir, rows, header=HOW2SIGN_HEADER):
+    labels_dir.mkdir()
+    text = "\n".join("\t".join(row) for row in [header, *rows]) + "\n"
+    (labels_dir / "how2sign_realigned_train.csv").write_text(text, encoding="utf-8")
+    return labels_dir
+
+
+def test_how2sign_without_a_column_names_the_file_and_the_column(tmp_path):
+    labels = write_how2sign_labels(tmp_path / "labels", [], header=HOW2SIGN_HEADER[:-1])
+    with pytest.raises(LabelFileError, match=r"(?s)how2sign_realigned_train\.csv: .*lacks the columns \['SENTENCE'\]"):
+        how2sign_manifest(labels)
+
+
+@pytest.mark.parametrize("start, end", [("12.5s", "15.1"), ("12.5", ""), ("-1.0", "15.1")])
+def test_how2sign_bad_time_names_line_sentence_and_field(tmp_path, start, end):
+    rows = [
+        ["vid", "vid-1-rgb_front", "vid_0", "vid_0-1-rgb_front", "1.0", "2.0", "Hi."],
+        ["vid", "vid-1-rgb_front", "vid_1", "vid_1-1-rgb_front", start, end, "Bye."],
+    ]
+    labels = write_how2sign_labels(tmp_path / "labels", rows)
+    column = "START_REALIGNED" if start != "12.5" else "END_REALIGNED"
+    expected = rf"how2sign_realigned_train\.csv: .*\n  line 3: '{column}' is .* \(SENTENCE_NAME 'vid_1-1-rgb_front'\)"
+    with pytest.raises(LabelFileError, match=expected):
+        how2sign_manifest(labels)
+
+
+def write_csl_daily_labels(labels_dir, content, compress=True):
+    labels_dir.mkdir()
+    data = pickle.dumps(content)
+    (labels_dir / "labels.train").write_bytes(gzip.compress(data) if compress else data)
+    return labels_dir
+
+
+@pytest.mark.parametrize(
+    "label, message",
+    [
+        (["S1", "他是谁？"], r"sample 'S1': is a list, expected a dict"),
+        (7, r"sample 'S1': is a int, expected a dict"),
+        ({"name": "S1", "text": "x"}, r"sample 'S1': lacks \['video_path'\]"),
+        ({"name": "S1", "text": [1, 2], "video_path": "S1.mp4"}, r"sample 'S1': field 'text' is \[1, 2\]"),
+        ({"name": None, "text": "x", "video_path": "S1.mp4"}, r"sample 'S1': field 'name' is None"),
+        ({"name": "S1", "text": "x", "video_path": "S1.mp4", "gloss": 3}, r"sample 'S1': field 'gloss' is 3"),
+    ],
+    ids=["list", "int", "no video_path", "text of numbers", "no name", "gloss a number"],
+)
+def test_csl_daily_sample_of_the_wrong_structure_names_file_key_and_field(tmp_path, label, message):
+    labels = write_csl_daily_labels(tmp_path / "labels", {"S1": label})
+    with pytest.raises(LabelFileError, match=r"labels\.train: malformed label file.*\n  " + message):
+        csl_daily_manifest(labels)
+
+
+def test_csl_daily_labels_that_are_not_a_dict_are_refused(tmp_path):
+    labels = write_csl_daily_labels(tmp_path / "labels", [{"name": "S1"}])
+    with pytest.raises(LabelFileError, match=r"(?s)labels\.train: .*holds a list, expected a dict of samples"):
+        csl_daily_manifest(labels)
+
+
+def test_csl_daily_uncompressed_label_pickle_loads(tmp_path):
+    labels = write_csl_daily_labels(
+        tmp_path / "labels", {"S1": {"name": "S1", "text": "你好", "video_path": "S1.mp4"}}, compress=False
+    )
+    assert csl_daily_manifest(labels) == [
+        {"id": "S1", "path": "S1.pkl", "text": "你好", "split": "train", "gloss": ""}
+    ]
+
+
+def test_csl_daily_two_processes_skip_the_same_bad_clips_as_one(tmp_path):
+    names = [f"S{i:06d}_P0000_T00" for i in range(4)]
+    labels, poses, _ = write_csl_daily(tmp_path, {"labels.train": names})
+    (poses / f"{names[1]}.pkl").write_bytes(pickle.dumps({"keypoints": [np.zeros((1, 133, 2))] * 3, "scores": None}))
+    reports = {}
+    for num_proc in (None, 2):
+        dataset_dict, reports[num_proc] = load_csl_daily(
+            labels, poses, on_error="skip", return_report=True, num_proc=num_proc, cache_dir=tmp_path / f"c{num_proc}"
+        )
+        assert dataset_dict["train"]["id"] == [names[0], names[2], names[3]]
+    assert reports[2] == reports[None] and reports[2].skipped_ids == [names[1]]
+    assert "field 'scores'" in reports[2].skipped[0].reason

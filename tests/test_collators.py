@@ -73,17 +73,27 @@ def test_pad_zero_pads_the_shorter_clip_and_records_lengths():
     assert not batch.mask[1, 2].any()
 
 
-def test_pad_masks_points_at_or_below_the_confidence_threshold_and_zeroes_them():
-    batch = PoseCollator().pad(hand_made_rows())
+def test_masked_pad_masks_points_at_or_below_the_confidence_threshold_and_zeroes_them():
+    batch = PoseCollator(normalization="masked").pad(hand_made_rows())
     expected_mask = torch.ones(NUM_CANONICAL_JOINTS, dtype=torch.bool)
     expected_mask[MASKED_JOINT] = False
     assert torch.equal(batch.mask[0, 0], expected_mask)
     assert torch.equal(batch.keypoints[:, :, MASKED_JOINT], torch.zeros(2, 3, 2))
     assert batch.keypoints[0, 0, 0].tolist() == [200.0, 200.0]
+    assert batch.confidence is None
 
 
-def test_encode_normalises_each_part_and_appends_the_visibility_channel():
-    inputs = PoseCollator()(hand_made_rows())
+def test_unisign_pad_keeps_every_reported_point_with_its_confidence():
+    rows = hand_made_rows()
+    batch = PoseCollator(normalization="unisign").pad(rows)
+    assert batch.mask[:, :2].all() and not batch.mask[1, 2].any()
+    assert torch.equal(batch.keypoints[0, :, MASKED_JOINT], torch.from_numpy(rows[0]["keypoints"][:, MASKED_JOINT]))
+    assert torch.equal(batch.confidence[0], torch.from_numpy(rows[0]["confidence"]))
+    assert torch.equal(batch.confidence[1, 2], torch.zeros(NUM_CANONICAL_JOINTS))
+
+
+def test_masked_encode_normalises_each_part_and_appends_the_visibility_channel():
+    inputs = PoseCollator(normalization="masked")(hand_made_rows())
     pose = inputs["pose"]
     assert pose.shape == (2, 3, NUM_CANONICAL_JOINTS, 3)
     valid = inputs["pose_mask"]
@@ -99,6 +109,21 @@ def test_encode_normalises_each_part_and_appends_the_visibility_channel():
         torch.testing.assert_close(pose[valid][:, joint], torch.tensor([values] * 5))
 
 
+def test_unisign_encode_normalises_each_part_and_appends_the_detector_confidence():
+    inputs = PoseCollator(normalization="unisign")(hand_made_rows())
+    pose, valid = inputs["pose"], inputs["pose_mask"]
+    expected = {
+        0: [0.0, 0.0, 0.9],
+        3: [-1.0, 0.5, 0.9],
+        LEFT_HAND.offset: [0.0, 0.0, 0.9],
+        LEFT_HAND.offset + 1: [0.1, -0.05, 0.9],
+        FACE.offset: [-0.1, 0.1, 0.9],
+        MASKED_JOINT: [0.0, 0.0, 0.0],  # at the threshold: dropped, as Uni-Sign drops it
+    }
+    for joint, values in expected.items():
+        torch.testing.assert_close(pose[valid][:, joint], torch.tensor([values] * 5))
+
+
 def test_encode_leaves_padding_frames_all_zero_and_masks_them():
     inputs = PoseCollator()(hand_made_rows())
     assert inputs["pose_mask"].tolist() == [[True, True, True], [True, True, False]]
@@ -106,8 +131,8 @@ def test_encode_leaves_padding_frames_all_zero_and_masks_them():
     assert torch.equal(inputs["pose"][1, 2], torch.zeros(NUM_CANONICAL_JOINTS, 3))
 
 
-def test_visibility_channel_is_exactly_the_observed_points_on_real_frames():
-    collator = PoseCollator()
+def test_masked_visibility_channel_is_exactly_the_observed_points_on_real_frames():
+    collator = PoseCollator(normalization="masked")
     rows = hand_made_rows()
     batch = collator.pad(rows)
     pose = collator.encode(batch)["pose"]
@@ -139,9 +164,11 @@ def test_random_sampling_draws_sorted_distinct_frames_from_torch_global_generato
     assert first == sorted(set(first)) and len(first) == 6 and 0 <= first[0] and first[-1] < 40
 
 
-def test_pose_collator_rejects_unknown_sampling_and_empty_clips():
+def test_pose_collator_rejects_unknown_sampling_normalization_and_empty_clips():
     with pytest.raises(ValueError, match="frame_sampling"):
         PoseCollator(frame_sampling="every_other")
+    with pytest.raises(ValueError, match="'unisign', 'masked'"):
+        PoseCollator(normalization="visibility")
     row = {"id": "empty", "keypoints": np.zeros((0, NUM_CANONICAL_JOINTS, 2)), "confidence": np.zeros((0, 69))}
     with pytest.raises(ValueError, match="'empty'"):
         PoseCollator().pad([row])
@@ -199,6 +226,7 @@ def test_preference_batch_holds_one_rejected_sample_per_level_and_the_source_for
         "source_keypoints",
         "source_mask",
         "source_lengths",
+        "source_confidence",
         "step_seed",
     ]
     assert inputs["source_lengths"].tolist() == [len(row["keypoints"]) for row in pose_rows(3)]
@@ -262,7 +290,7 @@ class MirrorHook(PreferenceHook):
     level = "mirror"
 
     def __call__(self, batch: PoseBatch, examples, generator: torch.Generator) -> PoseBatch:
-        return PoseBatch(keypoints=-batch.keypoints, mask=batch.mask, lengths=batch.lengths)
+        return PoseBatch(-batch.keypoints, batch.mask, batch.lengths, batch.confidence)
 
 
 class GibberishHook(PreferenceHook):
@@ -280,7 +308,7 @@ def test_user_defined_hooks_add_their_levels_to_the_batch():
     rows = pose_rows(2)
     inputs = collator(rows)
     batch = collator.pad(rows)
-    expected_pose = collator.encode(PoseBatch(-batch.keypoints, batch.mask, batch.lengths))["pose"]
+    expected_pose = collator.encode(PoseBatch(-batch.keypoints, batch.mask, batch.lengths, batch.confidence))["pose"]
     assert torch.equal(inputs["rejected_pose_mirror"], expected_pose)
     assert inputs["rejected_labels_gibberish"].tolist() == [tokenizer("the cat sees the dog").input_ids] * 2
 
@@ -300,7 +328,10 @@ def test_a_registered_operator_named_in_the_config_builds_the_rejected_pose(monk
     left_hand = inputs["rejected_pose_spatial_local"][:, :, LEFT_HAND.offset : LEFT_HAND.offset + LEFT_HAND.size]
     assert not left_hand.any()
     batch = collator.pad(rows)
-    expected = collator.encode(PoseBatch(*left_hand_drop(batch.keypoints, batch.mask, batch.lengths), batch.lengths))
+    dropped = left_hand_drop(batch.keypoints, batch.mask, batch.lengths)
+    # The operator takes no `confidence`: every point keeps the confidence of its place, 0 where it is hidden.
+    confidence = torch.where(dropped.mask, batch.confidence, 0)
+    expected = collator.encode(PoseBatch(dropped.keypoints, dropped.mask, batch.lengths, confidence))
     assert torch.equal(inputs["rejected_pose_spatial_local"], expected["pose"])
 
 

@@ -201,12 +201,48 @@ def write_corrupt(path: Path) -> Path:
     return path
 
 
+def write_without_scores(path: Path) -> Path:
+    """A Uni-Sign-style pickle whose `scores` is None."""
+    path = path.with_suffix(".pkl")
+    path.write_bytes(pickle.dumps({"keypoints": [np.zeros((1, 133, 2), np.float32)] * 3, "scores": None}))
+    return path
+
+
+def write_nobody(path: Path) -> Path:
+    """An OpenPose JSON folder in which nobody was detected in any frame."""
+    folder = path.with_suffix("")
+    folder.mkdir()
+    for t in range(4):
+        (folder / f"{folder.name}_{t:012d}_keypoints.json").write_text(json.dumps({"version": 1.3, "people": []}))
+    return folder
+
+
+def write_unknown_layout(path: Path) -> Path:
+    path = path.with_suffix(".npz")
+    np.savez(path, keypoints=np.ones((3, 21, 2)), confidence=np.ones((3, 21)), layout=np.array("mmpose_hand"))
+    return path
+
+
+def write_only_points_outside_the_canonical_set(path: Path) -> Path:
+    """Reduced-holistic points with only the shoulders-down body points the canonical skeleton does not use present
+    (holistic_reduced178 points 6 to 8)."""
+    path = path.with_suffix(".npz")
+    confidence = np.zeros((3, 178), np.float32)
+    confidence[:, 6:9] = 0.9
+    np.savez(path, keypoints=np.ones((3, 178, 2)), confidence=confidence, layout=np.array("holistic_reduced178"))
+    return path
+
+
 BAD_ROWS = {
     "missing file": (lambda path: path.with_name("absent.pose"), "missing file"),
     "corrupt file": (write_corrupt, "corrupt or unreadable file"),
     "zero frames": (write_zero_frames, "zero frames"),
     "NaN keypoints": (write_nan, "NaN"),
     "wrong joint count": (write_wrong_joint_count, "the file stores 100"),
+    "pickle without scores": (write_without_scores, "field 'scores' must be a sequence of per-frame arrays"),
+    "nobody detected": (write_nobody, "nothing was detected"),
+    "unknown npz layout": (write_unknown_layout, "field 'layout' names 'mmpose_hand'"),
+    "no canonical point": (write_only_points_outside_the_canonical_set, "none of the 69 canonical points"),
 }
 
 
@@ -295,3 +331,125 @@ def test_duplicate_ids_are_refused(corpus):
 def test_manifest_without_a_text_column_is_refused(tmp_path):
     with pytest.raises(ValueError, match="row 0 has no 'text' column"):
         build([{"id": "a", "path": "a.pose"}], tmp_path)
+
+
+# --- manifests that are not as expected are named by line ----------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix, line", [(".csv", 4), (".tsv", 4), (".jsonl", 3)])
+def test_manifest_bytes_that_are_not_utf8_name_the_line_and_suggest_reencoding(corpus, suffix, line):
+    root, rows, _ = corpus
+    rows[2]["text"] = "café au lait"
+    manifest = write_manifest(root / f"manifest{suffix}", rows)
+    column = manifest.read_text(encoding="utf-8").splitlines()[line - 1].index("é") + 1
+    manifest.write_bytes(manifest.read_text(encoding="utf-8").encode("latin-1"))
+    with pytest.raises(ValueError) as raised:
+        build(manifest, root)
+    message = str(raised.value)
+    assert f"manifest{suffix} line {line}, column {column}: the bytes b'\\xe9' are not valid utf-8" in message
+    assert f"iconv -f latin1 -t utf-8 manifest{suffix} > manifest.utf8{suffix}" in message
+    assert "or pass `encoding=`" in message
+
+
+def test_encoding_argument_reads_a_latin1_manifest(corpus):
+    root, rows, _ = corpus
+    rows[2]["text"] = "café au lait"
+    manifest = write_manifest(root / "manifest.csv", rows)
+    manifest.write_bytes(manifest.read_text(encoding="utf-8").encode("latin-1"))
+    assert build(manifest, root, encoding="latin-1")["test"]["text"] == ["café au lait"]
+
+
+def test_utf8_byte_order_mark_is_skipped(corpus):
+    root, rows, _ = corpus
+    manifest = write_manifest(root / "manifest.csv", rows)
+    manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
+    assert build(manifest, root)["train"]["id"] == ["clip0", "clip1"]
+
+
+@pytest.mark.parametrize("start, end", [([1], None), ("nan", "2"), (True, None)], ids=["list", "NaN", "boolean"])
+def test_start_that_is_not_a_finite_number_is_a_bad_row_naming_line_and_id(corpus, start, end):
+    root, rows, _ = corpus
+    rows[1].update(start=start, end=end)
+    manifest = write_manifest(
+        root / "manifest.jsonl", [{k: v for k, v in row.items() if k != "signer"} for row in rows]
+    )
+    with pytest.raises(
+        PoseDatasetError, match=r"manifest\.jsonl line 2 \(split 'train', id 'clip1'.*start/end must be"
+    ):
+        build(manifest, root)
+
+
+@pytest.mark.parametrize(
+    "start, end, message",
+    [("-0.4", "1.2", "is negative"), ("1.2", "0.4", "ends before it starts")],
+    ids=["negative", "reversed"],
+)
+def test_negative_or_reversed_start_end_is_a_bad_row_with_the_values_and_the_clip_length(
+    tmp_path, start, end, message
+):
+    save_pose(tmp_path / "long.pose", make_clip(num_frames=50, seed=5))  # 2 s at 25 fps
+    rows = [{"id": "a", "path": "long.pose", "text": "hi", "start": start, "end": end}]
+    expected = (
+        rf"row 0 \(split 'train', id 'a'.*long\.pose: crop start={start}, end={end} \(seconds\) {message}.*"
+        r"the clip has 50 frames \(2\.000 s at 25 fps\)"
+    )
+    with pytest.raises(PoseDatasetError, match=expected):
+        build(rows, tmp_path, pose_root=tmp_path)
+
+
+def test_path_with_a_nul_byte_is_a_bad_row(corpus):
+    root, rows, _ = corpus
+    rows[3]["path"] = "poses/clip\x003.pose"
+    with pytest.raises(PoseDatasetError, match=r"row 3 .*id 'clip3'.*unusable path: ValueError: embedded null byte"):
+        build(rows, root, pose_root=root)
+
+
+def test_column_mixing_types_names_the_lines(corpus):
+    root, rows, _ = corpus
+    rows[0]["signer"] = ["s1", "s2"]
+    manifest = write_manifest(root / "manifest.jsonl", rows)
+    expected = (
+        r"column 'signer' mixes types .*manifest\.jsonl line 1 holds list \['s1', 's2'\], manifest\.jsonl line 2 holds"
+    )
+    with pytest.raises(ValueError, match=expected):
+        build(manifest, root)
+
+
+def test_two_processes_report_the_same_bad_rows_as_one(corpus):
+    root, rows, _ = corpus
+    poses = root / "poses"
+    bad_rows = [
+        {"id": "no-scores", "path": str(write_without_scores(poses / "a.pose")), "text": "x"},
+        {"id": "nobody", "path": str(write_nobody(poses / "b.pose")), "text": "y", "split": "test"},
+        {"id": "negative", "path": "poses/clip0.pose", "text": "z", "start": "-1"},
+        {"id": "corrupt", "path": str(write_corrupt(poses / "c.pose")), "text": "w", "split": "test"},
+    ]
+    rows = rows + [{**row, "id": f"{row['id']}-copy"} for row in rows]
+    for position, bad in zip((1, 4, 6, 9), bad_rows):
+        rows.insert(position, bad)
+
+    problems = {}
+    for num_proc in (None, 2):
+        with pytest.raises(PoseDatasetError) as raised:
+            build_pose_dataset(rows, pose_root=root, cache_dir=root / f"cache{num_proc}", num_proc=num_proc)
+        problems[num_proc] = raised.value.problems
+    assert problems[2] == problems[None]
+    assert [(problem.location, problem.id) for problem in problems[2]] == [
+        ("row 1", "no-scores"),
+        ("row 4", "nobody"),
+        ("row 6", "negative"),
+        ("row 9", "corrupt"),
+    ]
+    reasons = [problem.reason for problem in problems[2]]
+    assert "a.pkl: field 'scores'" in reasons[0] and "nothing was detected" in reasons[1]
+    assert "crop start=-1.0, end=None (seconds) is negative" in reasons[2]
+
+    one, report_one = build_pose_dataset(
+        rows, pose_root=root, cache_dir=root / "skip1", on_error="skip", return_report=True
+    )
+    two, report_two = build_pose_dataset(
+        rows, pose_root=root, cache_dir=root / "skip2", on_error="skip", return_report=True, num_proc=2
+    )
+    assert report_two == report_one and report_two.skipped == problems[None]
+    for split in one:
+        assert two[split]["id"] == one[split]["id"]

@@ -232,7 +232,7 @@ class NegatedPoseHook(PreferenceHook):
     level = "negated"
 
     def __call__(self, batch, examples, generator):
-        return PoseBatch(-batch.keypoints, batch.mask, batch.lengths)
+        return PoseBatch(-batch.keypoints, batch.mask, batch.lengths, batch.confidence)
 
 
 def test_a_user_hook_level_enters_the_loss_and_the_metrics_without_trainer_changes(tmp_path, monkeypatch):

@@ -115,10 +115,11 @@ def test_each_part_has_its_own_input_statistics_updated_only_in_training_from_ob
     assert int(norms["body"].num_batches_tracked) == 0
     model.train()
     model.pose_encoder(pose, pose_mask)
-    coords, visible = pose[..., :-1], pose[..., -1:] * pose_mask[:, :, None, None]
+    # Observed: a non-zero confidence on a real frame; a graded confidence does not weigh the statistics.
+    coords, observed = pose[..., :-1], (pose[..., -1:] > 0) * pose_mask[:, :, None, None]
     body = slice(0, 9)
-    count = visible[:, :, body].sum(dim=(0, 1))
-    expected_mean = (coords[:, :, body] * visible[:, :, body]).sum(dim=(0, 1)) / count.clamp(min=1)
+    count = observed[:, :, body].sum(dim=(0, 1))
+    expected_mean = (coords[:, :, body] * observed[:, :, body]).sum(dim=(0, 1)) / count.clamp(min=1)
     seen = (count > 1).expand_as(expected_mean)
     torch.testing.assert_close(norms["body"].running_mean[seen], expected_mean[seen])
     norms["body"].freeze_statistics()

@@ -86,11 +86,12 @@ def salience_for(batch_size: int, num_frames: int, seed: int = 0) -> torch.Tenso
     return torch.rand(batch_size, num_frames, 4, generator=torch.Generator().manual_seed(seed))
 
 
-def run(name: str, keypoints, mask, lengths, seed: int = 0, **options) -> PerturbedBatch:
+def run(name: str, keypoints, mask, lengths, seed: int = 0, confidence=None, **options) -> PerturbedBatch:
     if get_operator_spec(name).requires_salience:
         options.setdefault("salience", salience_for(*keypoints.shape[:2]))
     options.setdefault("strength", 0.5)
-    return build_operator(name, **options)(keypoints, mask, lengths, torch.Generator().manual_seed(seed))
+    operator = build_operator(name, **options)
+    return operator(keypoints, mask, lengths, torch.Generator().manual_seed(seed), confidence=confidence)
 
 
 BUILT_IN = {
@@ -223,6 +224,104 @@ def test_spatial_operator_at_strength_zero_changes_nothing(name):
     assert torch.equal(perturbed.keypoints, keypoints) and torch.equal(perturbed.mask, mask)
 
 
+# Confidences travel with the points (the "unisign" input convention feeds them to the model).
+
+
+def confidence_of(keypoints: torch.Tensor) -> torch.Tensor:
+    """Confidences in (0, 1] that name their point: a function of its first coordinate."""
+    return (keypoints[..., 0].abs() + 1) / 4096
+
+
+def make_point_tracer() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch whose every point carries its own frame and joint (`100 x frame + joint`), all observed."""
+    keypoints, mask, lengths = make_batch()
+    frame = torch.arange(NUM_FRAMES, dtype=torch.float32)[None, :, None]
+    joint = torch.arange(NUM_CANONICAL_JOINTS, dtype=torch.float32)[None, None, :]
+    identity = (100 * frame + joint).expand(keypoints.shape[:3])
+    return identity[..., None].repeat(1, 1, 1, 2), torch.ones_like(mask), lengths
+
+
+def test_every_built_in_operator_carries_confidences():
+    assert [name for name in ALL_OPERATORS if not get_operator_spec(name).carries_confidence] == []
+
+
+@pytest.mark.parametrize("name", ALL_OPERATORS)
+def test_operator_draws_the_same_pose_whether_or_not_it_carries_confidences(name):
+    keypoints, mask, lengths = make_batch()
+    confidence = torch.rand(mask.shape, generator=torch.Generator().manual_seed(5))
+    plain = run(name, keypoints, mask, lengths, seed=2, strength=1.0)
+    carried = run(name, keypoints, mask, lengths, seed=2, strength=1.0, confidence=confidence)
+    assert plain.confidence is None
+    assert torch.equal(carried.keypoints, plain.keypoints) and torch.equal(carried.mask, plain.mask)
+    assert carried.confidence.shape == confidence.shape and carried.confidence.dtype == confidence.dtype
+    assert torch.equal(carried.confidence[~valid()], confidence[~valid()])
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("joint_permutation", {}),
+        ("hand_swap", {}),
+        ("sequence_reversal", {}),
+        ("segment_shuffle", {}),
+        ("window_shuffle", {}),
+        ("window_drop", {}),
+        ("window_repeat", {}),
+        ("window_freeze", {}),
+        ("attention_guided", {"operators": ("window_freeze", "window_shuffle", "window_drop")}),
+    ],
+)
+def test_operator_that_moves_points_moves_their_confidences_with_them(name, options):
+    keypoints, mask, lengths = make_point_tracer()
+    perturbed = run(name, keypoints, mask, lengths, strength=1.0, confidence=confidence_of(keypoints), **options)
+    assert not torch.equal(perturbed.keypoints, keypoints)
+    real = valid()
+    assert torch.equal(perturbed.confidence[real], confidence_of(perturbed.keypoints)[real])
+
+
+@pytest.mark.parametrize("mode", ["donor", "flexion"])
+def test_handshape_change_gives_a_reshaped_finger_the_confidence_of_the_hand_it_comes_from(mode):
+    keypoints, mask, lengths = make_batch()
+    mask = torch.ones_like(mask)
+    own = torch.tensor([0.4, 0.5, 0.6, 0.7])[:, None, None].expand(mask.shape)
+    perturbed = handshape_change(
+        keypoints, mask, lengths, torch.Generator().manual_seed(0), strength=1.0, mode=mode, confidence=own
+    )
+    changed = (perturbed.keypoints != keypoints).any(-1) & valid()[..., None]
+    assert changed.any()
+    if mode == "flexion":
+        assert torch.equal(perturbed.confidence, own)
+    else:
+        # Each sample's fingers come from another sample of the batch, and bring that sample's confidence.
+        assert (perturbed.confidence[changed] != own[changed]).all()
+        assert torch.equal(perturbed.confidence[~changed], own[~changed])
+
+
+def test_face_drop_zeroes_the_confidence_of_the_points_it_drops():
+    keypoints, mask, lengths = make_batch()
+    confidence = torch.full(mask.shape, 0.8)
+    perturbed = face_drop(keypoints, mask, lengths, torch.Generator().manual_seed(0), 1.0, confidence=confidence)
+    face = joints_of("face")
+    assert (perturbed.confidence[:, :, face][valid()] == 0).all()
+    assert (perturbed.confidence[:, :, : FACE.offset] == 0.8).all()
+
+
+def test_an_operator_without_a_confidence_parameter_leaves_each_confidence_in_place(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @register_operator("hand_hide", level="spatial_local")
+    def hand_hide(keypoints, mask, lengths, generator=None, strength=1.0):
+        new_mask = mask.clone()
+        new_mask[:, :, LEFT_HAND.offset] = False
+        return PerturbedBatch(keypoints.flip(1), new_mask)
+
+    keypoints, mask, lengths = make_batch()
+    confidence = torch.rand(mask.shape, generator=torch.Generator().manual_seed(1))
+    perturbed = build_operator("hand_hide")(keypoints, mask, lengths, confidence=confidence)
+    assert not get_operator_spec("hand_hide").carries_confidence
+    assert torch.equal(perturbed.confidence, torch.where(perturbed.mask, confidence, 0))
+
+
 # Spatial operators.
 
 
@@ -263,7 +362,8 @@ def test_hand_swap_exchanges_the_hands_in_place_without_mirroring():
 
 def test_hand_swap_twice_is_the_identity():
     keypoints, mask, lengths = make_batch()
-    twice = hand_swap(*hand_swap(keypoints, mask, lengths), lengths)
+    once = hand_swap(keypoints, mask, lengths)
+    twice = hand_swap(once.keypoints, once.mask, lengths)
     assert torch.equal(twice.keypoints, keypoints) and torch.equal(twice.mask, mask)
 
 
@@ -392,7 +492,8 @@ def test_sequence_reversal_maps_frame_t_to_length_minus_one_minus_t():
 
 def test_sequence_reversal_twice_is_the_identity():
     keypoints, mask, lengths = make_batch()
-    twice = sequence_reversal(*sequence_reversal(keypoints, mask, lengths), lengths)
+    once = sequence_reversal(keypoints, mask, lengths)
+    twice = sequence_reversal(once.keypoints, once.mask, lengths)
     assert torch.equal(twice.keypoints, keypoints) and torch.equal(twice.mask, mask)
 
 

@@ -375,3 +375,127 @@ def test_select_frames():
     assert selected.num_frames == 3 and selected.fps == sequence.fps
     np.testing.assert_array_equal(selected.keypoints, sequence.keypoints[[0, 3, 7]])
     np.testing.assert_array_equal(sequence.select_frames(slice(2, 4)).confidence, sequence.confidence[2:4])
+
+
+# --- what real detectors write loads; every bad input is named ------------------------------------------------
+
+
+def write_pose_with_confidence(fixture, path, frame, point, value):
+    """A copy of a real recording with one confidence replaced, written by pose-format."""
+    pose = Pose.read(fixture.read_bytes())
+    pose.body.confidence[frame, 0, point] = value
+    with open(path, "wb") as handle:
+        pose.write(handle)
+    return path
+
+
+def test_tiny_negative_mediapipe_visibility_is_read_as_absent(fixtures_dir, tmp_path):
+    original = load_pose(fixtures_dir / "mediapipe.pose")
+    assert original.confidence[10, 3] > 0
+    path = write_pose_with_confidence(fixtures_dir / "mediapipe.pose", tmp_path / "visibility.pose", 10, 3, -2.6e-5)
+
+    sequence = load_pose(path)
+
+    assert sequence.confidence[10, 3] == 0 and (sequence.keypoints[10, 3] == 0).all()
+    sequence.confidence[10, 3] = original.confidence[10, 3]
+    np.testing.assert_array_equal(sequence.confidence, original.confidence)
+
+
+def test_negative_confidence_below_the_tolerance_names_value_frame_and_point(fixtures_dir, tmp_path):
+    path = write_pose_with_confidence(fixtures_dir / "mediapipe.pose", tmp_path / "broken.pose", 10, 3, -0.25)
+    with pytest.raises(PoseFileError, match=r"broken\.pose: confidence -0\.25 at frame 10, person 0, point 3 \(POSE"):
+        load_pose(path)
+
+
+def test_openpose_confidences_above_one_are_kept(fixtures_dir):
+    reference = Pose.read((fixtures_dir / "openpose.pose").read_bytes()).body.confidence[:, 0]
+    sequence = load_pose(fixtures_dir / "openpose.pose")
+    # Four face points (frames 3, 36, 64, 65) are stored above 1.
+    np.testing.assert_array_equal(np.argwhere(sequence.confidence > 1), [[3, 69], [36, 57], [64, 57], [65, 57]])
+    assert sequence.confidence.max() == reference.max() == np.float32(1.00611)
+
+
+def write_pickle(path, **content):
+    path.write_bytes(pickle.dumps(content))
+    return path
+
+
+def coco_content(num_frames=10):
+    sequence = coco_sequence(num_frames=num_frames)
+    return {"keypoints": list(sequence.keypoints[:, None]), "scores": list(sequence.confidence[:, None])}
+
+
+def test_pickle_without_scores_names_the_field(tmp_path):
+    path = write_pickle(tmp_path / "clip.pkl", keypoints=coco_content()["keypoints"], scores=None)
+    with pytest.raises(PoseFileError, match=r"clip\.pkl: field 'scores' must be a sequence .*found NoneType"):
+        load_pose(path)
+
+
+def test_pickle_with_non_numeric_fps_names_the_field(tmp_path):
+    path = write_pickle(tmp_path / "clip.pkl", **coco_content(), fps="twenty-five")
+    with pytest.raises(PoseFileError, match=r"clip\.pkl: field 'fps': ValueError: .*'twenty-five'") as raised:
+        load_pose(path)
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_pickle_with_points_that_are_not_numbers_names_the_field(tmp_path):
+    content = coco_content()
+    content["keypoints"][4] = [["x", "y"]] * 133
+    path = write_pickle(tmp_path / "clip.pkl", **content)
+    with pytest.raises(PoseFileError, match=r"clip\.pkl: field 'keypoints': ValueError"):
+        load_pose(path)
+
+
+def test_npz_naming_an_unknown_layout_names_the_field_and_the_known_layouts(tmp_path):
+    path = tmp_path / "clip.npz"
+    np.savez(path, keypoints=np.ones((3, 21, 2)), confidence=np.ones((3, 21)), layout="mmpose_hand")
+    with pytest.raises(PoseFileError, match=r"clip\.npz: field 'layout' names 'mmpose_hand'.*hand21"):
+        load_pose(path)
+
+
+@pytest.mark.parametrize(
+    "crop, message",
+    [
+        ({"start": -3}, r"start=-3, end=None \(frames\) is negative; the clip has 10 frames"),
+        ({"end": -1}, r"start=None, end=-1 \(frames\) is negative; the clip has 10 frames"),
+        ({"start": 7, "end": 3}, r"start=7, end=3 \(frames\) ends before it starts .*the clip has 10 frames"),
+    ],
+    ids=["negative start", "negative end", "reversed"],
+)
+def test_negative_or_reversed_pickle_crop_is_refused_with_values_and_length(tmp_path, crop, message):
+    path = write_pickle(tmp_path / "clip.pkl", **coco_content(num_frames=10))
+    with pytest.raises(PoseFileError, match=r"clip\.pkl: crop " + message):
+        load_pose(path, **crop)
+
+
+def test_negative_crop_stored_in_the_pickle_is_refused(tmp_path):
+    path = write_pickle(tmp_path / "clip.pkl", **coco_content(num_frames=10), start=-4, end=None)
+    with pytest.raises(PoseFileError, match=r"start=-4\.0, end=None \(frames\) is negative"):
+        load_pose(path)
+
+
+def test_negative_crop_in_seconds_is_refused_with_the_clip_length(fixtures_dir):
+    with pytest.raises(PoseFileError, match=r"start=-0\.5, end=1\.0 \(seconds\) is negative; the clip has 93 frames "):
+        load_pose(fixtures_dir / "openpose.pose", start=-0.5, end=1.0)
+    with pytest.raises(PoseFileError, match=r"start=2\.0, end=1\.0 \(seconds\) ends before it starts"):
+        load_pose(fixtures_dir / "openpose.pose", start=2.0, end=1.0)
+
+
+def test_openpose_folder_with_nobody_in_any_frame_is_refused(tmp_path):
+    write_openpose_folder(tmp_path / "nobody", [(t, []) for t in range(5)])
+    with pytest.raises(PoseFileError, match=r"nobody: nothing was detected: .*confidence 0 in all 5 frames"):
+        load_pose(tmp_path / "nobody")
+
+
+def test_unexpected_reader_exception_becomes_a_pose_file_error_with_its_cause(fixtures_dir, tmp_path, monkeypatch):
+    import struct
+
+    import signdpo_trl.data.readers as readers
+
+    def failing_reader(path, declared):
+        raise struct.error("unpack requires a buffer of 6 bytes")
+
+    monkeypatch.setattr(readers, "_read_pose_format", failing_reader)
+    with pytest.raises(PoseFileError, match=r"mediapipe\.pose: struct\.error: unpack requires") as raised:
+        load_pose(fixtures_dir / "mediapipe.pose")
+    assert isinstance(raised.value.__cause__, struct.error)

@@ -1,4 +1,10 @@
+import json
+import os
+import subprocess
+import sys
+
 import pytest
+from conftest import PROJECT_ROOT
 from transformers import AutoTokenizer, T5Config
 
 from signdpo_trl.models import SignTranslationConfig, build_tokenizer, sync_text_config
@@ -73,3 +79,32 @@ def test_sync_text_config_makes_the_language_model_agree(tokenizer):
 def test_vocab_size_must_leave_room_beyond_special_and_byte_tokens():
     with pytest.raises(ValueError, match="vocab_size"):
         build_tokenizer(ENGLISH, vocab_size=200)
+
+
+def test_vocab_size_must_leave_room_for_every_character_of_the_texts():
+    with pytest.raises(ValueError, match=r"fewer than the \d+ distinct characters of the texts; raise `vocab_size`"):
+        build_tokenizer(CHINESE + ["abcdefghijklmnopqrstuvwxyz"], vocab_size=270)
+
+
+BUILD_IN_A_NEW_PROCESS = f"""
+import json
+from signdpo_trl.models import build_tokenizer
+
+texts = {(ENGLISH + CHINESE) * 10!r}
+tokenizer = build_tokenizer(texts, vocab_size=500, language="zh")
+print(json.dumps({{"vocab": tokenizer.get_vocab(), "ids": [tokenizer(text).input_ids for text in texts[:8]]}}))
+"""
+
+
+def build_in_a_new_process(hash_seed: str) -> dict:
+    environment = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_IN_A_NEW_PROCESS], env=environment, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_same_texts_give_the_same_tokenizer_in_every_process():
+    first, second = build_in_a_new_process("1"), build_in_a_new_process("2")
+    assert first["vocab"] == second["vocab"]
+    assert first["ids"] == second["ids"]

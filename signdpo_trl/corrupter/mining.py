@@ -312,7 +312,9 @@ def mine_translation_errors(
         report = MiningReport(**stored_report, from_cache=True)
         return (mined, report) if return_report else mined
 
-    collator = PoseCollator(max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform")
+    collator = PoseCollator.for_model(
+        model, max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform"
+    )
     # Only the pose columns, as numpy arrays, one batch at a time: pose data is never turned into Python lists.
     poses = dataset.with_format("numpy", columns=list(_POSE_COLUMNS))
     first_parameter = next(model.parameters())

@@ -9,8 +9,9 @@ loader.
 from __future__ import annotations
 
 import csv
-import gzip
+import io
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from datasets import DatasetDict
 
-from signdpo_trl.data.dataset import BuildReport, build_pose_dataset
+from signdpo_trl.data.dataset import BuildReport, build_pose_dataset, read_text
 from signdpo_trl.data.safe_pickle import safe_load_pickle
 
 
@@ -43,6 +44,8 @@ HOW2SIGN_LABEL_FILES = {
 }
 
 CSL_DAILY_LABEL_FILES = {"train": "labels.train", "validation": "labels.dev", "test": "labels.test"}
+# How many malformed label rows an error message lists (it counts them all).
+MAX_LISTED_LABEL_PROBLEMS = 10
 
 PosePattern = str | Callable[[Mapping[str, str]], str]
 
@@ -98,17 +101,67 @@ def parse_timestamp(value: str) -> float:
     return seconds
 
 
-def _read_tsv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+class LabelFileError(ValueError):
+    """A benchmark's label file is malformed; the message names the file and, for each bad row, its line (or key),
+    its id and the field.
+
+    Args:
+        path (`str` or `os.PathLike`): The label file.
+        problems (`list[str]`): One line per malformed row, e.g. `"line 7 (vid 'abc'): 'end' is 'soon', ..."`.
+    """
+
+    def __init__(self, path: str | os.PathLike, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        listed = "\n".join(f"  {problem}" for problem in problems[:MAX_LISTED_LABEL_PROBLEMS])
+        if len(problems) > MAX_LISTED_LABEL_PROBLEMS:
+            listed += f"\n  ... and {len(problems) - MAX_LISTED_LABEL_PROBLEMS} more"
+        super().__init__(f"{path}: malformed label file, {len(problems)} problem(s):\n{listed}")
+
+
+def _read_tsv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a tab-separated label file with the line each starts on; refuses missing columns and rows with
+    more fields than the header or without a required field."""
     # Both releases are tab-separated without quoting: their sentences hold quote characters that CSV quoting
     # would swallow.
-    with path.open(encoding="utf-8", newline="") as stream:
-        reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+    stream = io.StringIO(read_text(path), newline="")
+    reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows, problems = [], []
+    try:
         missing = [column for column in required if column not in (reader.fieldnames or ())]
         if missing:
-            raise ValueError(
-                f"{path} lacks the columns {missing}; expected a tab-separated file with the columns {list(required)}."
+            raise LabelFileError(
+                path, [f"line 1 (header) lacks the columns {missing}; expected tab-separated columns {list(required)}"]
             )
-        return [{key: (value or "").strip() for key, value in row.items()} for row in reader]
+        for row in reader:
+            if None in row:
+                problems.append(
+                    f"line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields, the header has "
+                    f"{len(reader.fieldnames)} (a tab inside a field?)"
+                )
+                continue
+            absent = [column for column in required if row[column] is None]
+            if absent:
+                problems.append(f"line {reader.line_num}: no value for {absent} (the row has too few fields)")
+                continue
+            rows.append((reader.line_num, {key: (value or "").strip() for key, value in row.items()}))
+    except csv.Error as error:
+        problems.append(f"line {reader.line_num}: not valid tab-separated text ({error})")
+    if problems:
+        raise LabelFileError(path, problems)
+    return rows
+
+
+def _seconds(label: Mapping[str, str], column: str, parse: Callable[[str], float]) -> float:
+    """The time in `column`, refusing a value that is not one, negative or not finite (the error names it)."""
+    value = label[column]
+    try:
+        seconds = parse(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{column!r} is {value!r}, not a time of 0 s or more")
+    return seconds
 
 
 # OpenASL ------------------------------------------------------------------------------------------------------------
@@ -137,19 +190,34 @@ def openasl_manifest(tsv_path: str | os.PathLike, pose_pattern: PosePattern = "{
     """
     labels = _read_tsv(Path(tsv_path), OPENASL_COLUMNS)
     cut_from_source = isinstance(pose_pattern, str) and "{vid}" not in pose_pattern
-    rows = []
-    for number, label in enumerate(labels, start=2):
+    rows, problems = [], []
+    for number, label in labels:
+        vid = f"(vid {label['vid']!r})"
         split = OPENASL_SPLITS.get(label["split"])
         if split is None:
-            raise ValueError(
-                f"{tsv_path} line {number}: unknown split {label['split']!r}; expected one of {list(OPENASL_SPLITS)}."
+            problems.append(
+                f"line {number}: unknown split {label['split']!r}; expected one of {list(OPENASL_SPLITS)} {vid}"
             )
-        path = pose_pattern(label) if callable(pose_pattern) else pose_pattern.format(**label)
+            continue
+        try:
+            start, end = (_seconds(label, column, parse_timestamp) for column in ("start", "end"))
+        except ValueError as error:
+            problems.append(f"line {number}: {error}, as HH:MM:SS.mmm {vid}")
+            continue
+        try:
+            path = pose_pattern(label) if callable(pose_pattern) else pose_pattern.format(**label)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"pose_pattern {pose_pattern!r} cannot be filled from {tsv_path} line {number} {vid} "
+                f"({type(error).__name__}: {error}); its fields must be columns of the file: {list(label)}."
+            ) from error
         row = {"id": label["vid"], "path": path, "text": label["raw-text"], "split": split}
         if cut_from_source:
-            row.update(start=parse_timestamp(label["start"]), end=parse_timestamp(label["end"]))
+            row.update(start=start, end=end)
         row.update(yid=label["yid"], tokenized_text=label["tokenized-text"])
         rows.append(row)
+    if problems:
+        raise LabelFileError(tsv_path, problems)
     return rows
 
 
@@ -216,7 +284,18 @@ def how2sign_manifest(
         if not path.is_file():
             logger.info(f"How2Sign: no {file_name} in {labels_dir}; the {split!r} split is left out.")
             continue
-        for label in _read_tsv(path, HOW2SIGN_COLUMNS):
+        labels, problems = _read_tsv(path, HOW2SIGN_COLUMNS), []
+        for number, label in labels:
+            # The times are not applied (the folders are cut already), but a row whose times do not parse is shifted
+            # or broken, and its other fields cannot be trusted either.
+            try:
+                for column in ("START_REALIGNED", "END_REALIGNED"):
+                    _seconds(label, column, float)
+            except ValueError as error:
+                problems.append(f"line {number}: {error} (SENTENCE_NAME {label['SENTENCE_NAME']!r})")
+        if problems:
+            raise LabelFileError(path, problems)
+        for _, label in labels:
             rows.append(
                 {
                     "id": label["SENTENCE_NAME"],
@@ -273,9 +352,9 @@ def csl_daily_manifest(
     """Manifest rows from CSL-Daily's label files as Uni-Sign distributes them.
 
     `labels_dir` holds `labels.train`, `labels.dev` and `labels.test`: gzip-compressed pickles of
-    `{key: {"name", "gloss", "text", "video_path", ...}}`, read with the restricted unpickler (only plain
-    containers and numpy arrays). The pose of a clip is Uni-Sign's pickle `<pose_root>/<video_path with .mp4
-    replaced by .pkl>` (its `pose_format` folder). The text is Chinese.
+    `{key: {"name", "gloss", "text", "video_path", ...}}` (plain pickles load too), read with the restricted
+    unpickler (only plain containers and numpy arrays). The pose of a clip is Uni-Sign's pickle
+    `<pose_root>/<video_path with .mp4 replaced by .pkl>` (its `pose_format` folder). The text is Chinese.
 
     Returns:
         `list[dict]`: Rows with `id` (= `name`), `path`, `text`, `split` and the extra `gloss` (glosses joined by
@@ -288,29 +367,52 @@ def csl_daily_manifest(
         if not path.is_file():
             logger.info(f"CSL-Daily: no {file_name} in {labels_dir}; the {split!r} split is left out.")
             continue
-        with gzip.open(path, "rb") as stream:
-            labels = safe_load_pickle(stream)
+        labels = safe_load_pickle(path)
         if not isinstance(labels, Mapping):
-            raise ValueError(f"{path} holds a {type(labels).__name__}, expected a dict of samples.")
+            raise LabelFileError(path, [f"holds a {type(labels).__name__}, expected a dict of samples keyed by name"])
+        split_rows, problems = [], []
         for key, label in labels.items():
-            missing = [field for field in ("name", "text", "video_path") if field not in label]
-            if missing:
-                raise ValueError(f"{path}: sample {key!r} lacks {missing}.")
-            text = label["text"]
-            gloss = label.get("gloss") or []
-            rows.append(
-                {
-                    "id": str(label["name"]),
-                    "path": _with_suffix(str(label["video_path"]), ".pkl"),
-                    "text": "".join(text) if isinstance(text, (list, tuple)) else str(text),
-                    "split": split,
-                    "gloss": " ".join(gloss) if isinstance(gloss, (list, tuple)) else str(gloss),
-                }
-            )
+            try:
+                split_rows.append(_csl_daily_row(label, split))
+            except ValueError as error:
+                problems.append(f"sample {key!r}: {error}")
+        if problems:
+            raise LabelFileError(path, problems)
+        rows.extend(split_rows)
     if not rows:
         expected = list((label_files or CSL_DAILY_LABEL_FILES).values())
         raise FileNotFoundError(f"No CSL-Daily label file found in {labels_dir}; expected any of {expected}.")
     return rows
+
+
+def _csl_daily_row(label: Any, split: str) -> dict[str, str]:
+    """One CSL-Daily sample as a manifest row; the `ValueError` names the bad field."""
+    if not isinstance(label, Mapping):
+        raise ValueError(f"is a {type(label).__name__}, expected a dict with 'name', 'text' and 'video_path'")
+    missing = [field for field in ("name", "text", "video_path") if field not in label]
+    if missing:
+        raise ValueError(f"lacks {missing}")
+    for field in ("name", "video_path"):
+        if not isinstance(label[field], str) or not label[field].strip():
+            raise ValueError(f"field {field!r} is {label[field]!r}, expected a non-empty string")
+    return {
+        "id": label["name"].strip(),
+        "path": _with_suffix(label["video_path"].strip(), ".pkl"),
+        "text": _joined(label["text"], "", "text"),
+        "split": split,
+        "gloss": _joined(label.get("gloss"), " ", "gloss"),
+    }
+
+
+def _joined(value: Any, separator: str, field: str) -> str:
+    """A string, or a list or tuple of strings joined by `separator` (as Uni-Sign joins glosses); None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return separator.join(value)
+    raise ValueError(f"field {field!r} is {value!r}, expected a string or a list of strings")
 
 
 def _with_suffix(path: str, suffix: str) -> str:

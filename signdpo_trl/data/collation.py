@@ -3,13 +3,24 @@
 A batch is built in two stages so that preference hooks can act between them:
 
 1. `PoseCollator.pad` samples frames and pads the rows into *source-space* tensors (canonical joints before
-   normalisation): `keypoints` B x T x J x C, `mask` B x T x J (point observed) and `lengths` B.
-2. `PoseCollator.encode` normalises each part as Uni-Sign does and appends the visibility channel, giving the model
-   inputs `pose` B x T x J x (C + 1) and `pose_mask` B x T.
+   normalisation): `keypoints` B x T x J x C, `mask` B x T x J, `lengths` B and, under `"unisign"`, `confidence`
+   B x T x J.
+2. `PoseCollator.encode` normalises each part and appends the confidence channel, giving the model inputs `pose`
+   B x T x J x (C + 1) and `pose_mask` B x T.
 
-Perturbation operators move points between frames and joints, so a graded detector confidence has no meaning after
-them; the model therefore sees *visibility* (1 for a point above the confidence threshold, 0 otherwise) as its
-confidence channel, in MLE and in DPO alike.
+Two input conventions (`normalization`); a model records the one it was trained on in its configuration
+(`SignTranslationConfig.pose_normalization`) and `PoseCollator.for_model` builds the matching collator:
+
+- `"unisign"`: Uni-Sign's `load_part_kp` (see `normalize.normalize_parts`). The source batch holds every point the
+  detector reported (`mask`: confidence > 0) with its confidence, which perturbation operators carry with the points
+  they move; `encode` then drops points at or below `confidence_threshold`, makes hands and face relative to their
+  stored wrist and nose tip whatever those points' confidence, and passes the confidence (clipped to 1) as the last
+  channel. Only an anchor that is absent (confidence exactly 0, e.g. the nose tip of reduced MediaPipe Holistic, a
+  case Uni-Sign never meets since RTMPose returns every point) falls back to the centroid of its part's confident
+  points.
+- `"masked"`: the convention of the checkpoints trained before `pose_normalization` existed. `pad` removes points at
+  or below `confidence_threshold` (`mask`) and zeroes them, and the model sees 0/1 visibility as its confidence
+  channel, so a low-confidence wrist or nose tip counts as absent and its part is centred on its centroid.
 """
 
 from __future__ import annotations
@@ -25,19 +36,47 @@ from torch.nn.utils.rnn import pad_sequence
 from .normalize import normalize_parts, sample_frames
 
 
+# The input conventions `PoseCollator` builds; new models get the first (`SignTranslationConfig` keeps a copy).
+POSE_NORMALIZATIONS = ("unisign", "masked")
+# What a model whose configuration has no `pose_normalization` (saved before the field existed) was trained on.
+LEGACY_POSE_NORMALIZATION = "masked"
+
+
+def pose_normalization_of(model) -> str:
+    """The input convention `model` was trained on: its configuration's `pose_normalization`, or `"masked"` for a
+    configuration that predates the field (e.g. one loaded with `trust_remote_code` from an older checkpoint's own
+    configuration file).
+
+    Args:
+        model: A `SignTranslationModel`, or a wrapper that exposes its `config` (a `peft.PeftModel`).
+    """
+    config = getattr(model, "config", None)
+    if config is None:
+        raise TypeError(
+            f"{type(model).__name__} has no `config`, so its input convention is unknown; pass a SignTranslationModel "
+            f"or build the collator with `normalization=` one of {', '.join(map(repr, POSE_NORMALIZATIONS))}."
+        )
+    return getattr(config, "pose_normalization", None) or LEGACY_POSE_NORMALIZATION
+
+
 @dataclass
 class PoseBatch:
     """A padded batch of canonical poses in source space.
 
     Args:
-        keypoints (`torch.Tensor`): B x T x J x C coordinates; zero in padding and at unobserved points.
-        mask (`torch.Tensor`): B x T x J booleans, True where a point is observed (confidence above the threshold).
+        keypoints (`torch.Tensor`): B x T x J x C coordinates; zero in padding and at points not in `mask`.
+        mask (`torch.Tensor`): B x T x J booleans, True where a point is in the batch: reported by the detector
+            (confidence > 0) under `"unisign"`, above the confidence threshold under `"masked"`.
         lengths (`torch.Tensor`): B valid frame counts; frames at or beyond a sequence's length are padding.
+        confidence (`torch.Tensor`, *optional*): B x T x J detector confidences (0 in padding), present under
+            `"unisign"`, whose `encode` needs them; a hook that builds a new `PoseBatch` passes them on, moved with
+            the points (operators do this when given `confidence=`).
     """
 
     keypoints: torch.Tensor
     mask: torch.Tensor
     lengths: torch.Tensor
+    confidence: torch.Tensor | None = None
 
     @property
     def frame_mask(self) -> torch.Tensor:
@@ -54,7 +93,7 @@ class PoseCollator:
         max_frames (`int`, defaults to `256`):
             Longer clips are sub-sampled to this many frames.
         confidence_threshold (`float`, defaults to `0.3`):
-            Points at or below this confidence are masked (as in Uni-Sign).
+            Points at or below this confidence are left out of the model input (Uni-Sign's `thr`).
         frame_sampling (`str`, defaults to `"uniform"`):
             `"uniform"`: evenly spaced frames, deterministic (evaluation). `"random"`: a random sorted subset per
             clip (training augmentation); never used for evaluation.
@@ -65,6 +104,9 @@ class PoseCollator:
             the step and restores torch's global generator only afterwards, so draws from the global generator
             (the behaviour without a seed) do not survive a resume exactly.
         batch_index (`int`, defaults to `0`): Index of the next batch, counted by the collator.
+        normalization (`str`, defaults to `"unisign"`):
+            The input convention (see the module docstring): `"unisign"` or `"masked"`. Build the collator of a
+            trained model with `PoseCollator.for_model(model, ...)`, which reads it from the model's configuration.
     """
 
     max_frames: int = 256
@@ -72,12 +114,34 @@ class PoseCollator:
     frame_sampling: str = "uniform"
     seed: int | tuple[int, ...] | None = None
     batch_index: int = 0
+    normalization: str = "unisign"
 
     def __post_init__(self):
         if self.frame_sampling not in ("uniform", "random"):
             raise ValueError(f"frame_sampling must be 'uniform' or 'random', got {self.frame_sampling!r}.")
         if self.max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {self.max_frames}.")
+        if self.normalization not in POSE_NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {', '.join(map(repr, POSE_NORMALIZATIONS))}; got "
+                f"{self.normalization!r}."
+            )
+
+    @classmethod
+    def for_model(cls, model, **kwargs):
+        """This collator class built for `model`: its `normalization` is the input convention the model was trained
+        on (`pose_normalization_of(model)`); `kwargs` are the other fields."""
+        return cls(normalization=pose_normalization_of(model), **kwargs)
+
+    def check_model(self, model) -> None:
+        """Raises `ValueError` if `model` was trained on another input convention than this collator builds."""
+        expected = pose_normalization_of(model)
+        if self.normalization != expected:
+            raise ValueError(
+                f"The collator builds {self.normalization!r} inputs but the model was trained on {expected!r} inputs "
+                f"(its config's `pose_normalization`). Build the collator with "
+                f"`{type(self).__name__}.for_model(model, ...)` or pass `normalization={expected!r}`."
+            )
 
     def batch_generator(self) -> torch.Generator:
         """The generator of the next batch's random draws (see `seed`); advances `batch_index`."""
@@ -114,15 +178,33 @@ class PoseCollator:
         lengths = torch.tensor([len(clip_keypoints) for clip_keypoints, _ in clips], dtype=torch.long)
         keypoints = pad_sequence([torch.from_numpy(k) for k, _ in clips], batch_first=True)
         confidence = pad_sequence([torch.from_numpy(c) for _, c in clips], batch_first=True)
-        mask = confidence > self.confidence_threshold
-        return PoseBatch(keypoints=keypoints * mask[..., None], mask=mask, lengths=lengths)
+        if self.normalization == "masked":
+            mask = confidence > self.confidence_threshold
+            return PoseBatch(keypoints=keypoints * mask[..., None], mask=mask, lengths=lengths)
+        # Low-confidence points stay: Uni-Sign subtracts a stored wrist or nose tip whatever its confidence, and
+        # perturbation operators must move them with the rest. `encode` applies the threshold.
+        reported = confidence > 0
+        return PoseBatch(keypoints * reported[..., None], reported, lengths, confidence)
 
     def encode(self, batch: PoseBatch) -> dict[str, torch.Tensor]:
         """Normalises a source-space batch per part and returns the model inputs `pose` and `pose_mask`."""
         frame_mask = batch.frame_mask
-        visibility = (batch.mask & frame_mask[..., None]).to(batch.keypoints.dtype)
-        coordinates, visibility = normalize_parts(batch.keypoints, visibility, frame_mask, threshold=0.5)
-        pose = torch.cat([coordinates, visibility[..., None]], dim=-1)
+        if self.normalization == "masked":
+            visibility = (batch.mask & frame_mask[..., None]).to(batch.keypoints.dtype)
+            coordinates, visibility = normalize_parts(batch.keypoints, visibility, frame_mask, threshold=0.5)
+            pose = torch.cat([coordinates, visibility[..., None]], dim=-1)
+            return {"pose": pose, "pose_mask": frame_mask}
+        if batch.confidence is None:
+            raise ValueError(
+                "normalization='unisign' feeds the detector's confidences to the model, and this PoseBatch has none. "
+                "A hook that builds a PoseBatch must pass on `confidence` (an operator carries it when called with "
+                "`confidence=batch.confidence`)."
+            )
+        confidence = torch.where(batch.mask & frame_mask[..., None], batch.confidence, 0).to(batch.keypoints.dtype)
+        coordinates, confidence = normalize_parts(
+            batch.keypoints, confidence, frame_mask, threshold=self.confidence_threshold
+        )
+        pose = torch.cat([coordinates, confidence[..., None]], dim=-1)
         return {"pose": pose, "pose_mask": frame_mask}
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -11,10 +11,13 @@ skipped and listed in a `BuildReport`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import json
 import logging
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -140,16 +143,26 @@ def dataset_features(coords: int = 2, keypoint_dtype: str = "float16", carried: 
     return features
 
 
-def read_manifest(manifest: str | os.PathLike | Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+def read_manifest(
+    manifest: str | os.PathLike | Sequence[Mapping[str, Any]], encoding: str = "utf-8"
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Read a manifest into rows, with where each row stands in the manifest.
 
     A manifest is a `.csv` file (comma-separated, with a header and the usual CSV quoting), a `.tsv` file
     (tab-separated with a header, one row per line, no quoting), a `.jsonl` file (one JSON object per line), or a
     sequence of mappings.
 
+    Args:
+        manifest (`str`, `os.PathLike` or sequence of mappings): The manifest file, or the rows themselves.
+        encoding (`str`, defaults to `"utf-8"`): Text encoding of the file; a UTF-8 byte-order mark is skipped.
+
     Returns:
         `tuple[list[dict], list[str]]`: The rows, and for each row its location (`"<file> line <n>"` or
         `"row <i>"`) for error messages.
+
+    Raises:
+        `ValueError`: the suffix is unknown, or a line is not in `encoding`, not valid JSON or CSV, or has more
+            fields than the header; the message names the file and the line.
     """
     if not isinstance(manifest, (str, os.PathLike)):
         rows = [dict(row) for row in manifest]
@@ -158,31 +171,66 @@ def read_manifest(manifest: str | os.PathLike | Sequence[Mapping[str, Any]]) -> 
     suffix = path.suffix.lower()
     if suffix not in MANIFEST_SUFFIXES:
         raise ValueError(f"Cannot read manifest {str(path)!r}: its suffix must be one of {MANIFEST_SUFFIXES}.")
+    text = read_text(path, encoding, hint=" or pass `encoding=` (e.g. encoding='latin-1') to read it as it is")
+    stream = io.StringIO(text, newline="")
     rows, locations = [], []
-    with path.open(encoding="utf-8", newline="") as stream:
-        if suffix == ".jsonl":
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path.name} line {number} is not valid JSON: {error}") from error
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path.name} line {number} is not a JSON object.")
-                rows.append(row)
-                locations.append(f"{path.name} line {number}")
-        else:
-            if suffix == ".csv":
-                reader = csv.DictReader(stream)
-            else:
-                reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
-            for row in reader:
-                if None in row:
-                    raise ValueError(f"{path.name} line {reader.line_num} has more fields than the header.")
-                rows.append(row)
-                locations.append(f"{path.name} line {reader.line_num}")
+    if suffix == ".jsonl":
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path.name} line {number} is not valid JSON: {error}") from error
+            if not isinstance(row, dict):
+                raise ValueError(f"{path.name} line {number} is not a JSON object.")
+            rows.append(row)
+            locations.append(f"{path.name} line {number}")
+        return rows, locations
+    if suffix == ".csv":
+        reader = csv.DictReader(stream)
+    else:
+        reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        for row in reader:
+            if None in row:
+                raise ValueError(f"{path.name} line {reader.line_num} has more fields than the header.")
+            rows.append(row)
+            locations.append(f"{path.name} line {reader.line_num}")
+    except csv.Error as error:
+        raise ValueError(f"{path.name} line {reader.line_num} is not valid {suffix[1:].upper()}: {error}") from error
     return rows, locations
+
+
+def read_text(path: str | os.PathLike, encoding: str = "utf-8", *, hint: str = "") -> str:
+    """The text of a manifest or label file, refusing bytes that are not in `encoding` with the line they are on.
+
+    Args:
+        path (`str` or `os.PathLike`): The file.
+        encoding (`str`, defaults to `"utf-8"`): Its encoding; for UTF-8 a leading byte-order mark (as spreadsheet
+            programs write) is skipped.
+        hint (`str`, *optional*): Appended to the suggestion of the error message (another way to read the file).
+
+    Raises:
+        `ValueError`: a byte sequence is not valid in `encoding`; the message names the file, the line and the column,
+            shows the bytes, and suggests re-encoding the file.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if codecs.lookup(encoding).name == "utf-8":
+        data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line = data.count(b"\n", 0, error.start) + 1
+        # Everything before the first bad byte decodes: the column counts characters, as an editor shows them.
+        column = len(data[line_start : error.start].decode(encoding)) + 1
+        raise ValueError(
+            f"{path} line {line}, column {column}: the bytes {data[error.start : error.end]!r} are not valid "
+            f"{encoding} ({error.reason}). Re-encode the file to UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > "
+            f"{path.stem}.utf8{path.suffix}` if it is Latin-1 (use the file's real encoding){hint}."
+        ) from error
 
 
 def build_pose_dataset(
@@ -199,6 +247,7 @@ def build_pose_dataset(
     fps: float | None = None,
     return_report: bool = False,
     max_listed_errors: int = 10,
+    encoding: str = "utf-8",
 ) -> DatasetDict | tuple[DatasetDict, BuildReport]:
     """Build a memory-mapped `DatasetDict` of canonical pose clips from a manifest.
 
@@ -241,14 +290,16 @@ def build_pose_dataset(
         fps (`float`, *optional*): Frame rate to assume for files that carry none (OpenPose JSON, pickles, `.npy`).
         return_report (`bool`, defaults to `False`): Also return a `BuildReport`.
         max_listed_errors (`int`, defaults to `10`): How many bad rows the error message and warning list.
+        encoding (`str`, defaults to `"utf-8"`): Text encoding of a manifest file (a UTF-8 byte-order mark is skipped).
 
     Returns:
         `DatasetDict`, or `(DatasetDict, BuildReport)` with `return_report=True`.
 
     Raises:
         `PoseDatasetError`: With `on_error="raise"`, when any row is unusable.
-        `ValueError`: When the manifest itself is malformed (unknown suffix, missing required column, duplicate
-            ids) or an argument is invalid.
+        `ValueError`: When the manifest itself is malformed (unknown suffix, bytes not in `encoding`, a line that is
+            not valid CSV or JSON, missing required column, duplicate ids, a column mixing types), naming the
+            manifest line, or an argument is invalid.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f'on_error must be "raise" or "skip", got {on_error!r}.')
@@ -257,7 +308,7 @@ def build_pose_dataset(
     if coords not in (2, 3):
         raise ValueError(f"coords must be 2 or 3, got {coords!r}.")
 
-    raw_rows, locations = read_manifest(manifest)
+    raw_rows, locations = read_manifest(manifest, encoding=encoding)
     if not raw_rows:
         raise ValueError("The manifest has no rows.")
     if pose_root is not None:
@@ -268,7 +319,7 @@ def build_pose_dataset(
         base = Path.cwd()
     rows = [_prepare_row(index, raw, location, base) for index, (raw, location) in enumerate(zip(raw_rows, locations))]
     _check_unique_ids(rows)
-    carried = _carried_features(raw_rows)
+    carried = _carried_features(raw_rows, locations)
 
     features = dataset_features(coords, keypoint_dtype, carried)
     generation_features = Features({**features, _ERROR_COLUMN: Value("string")})
@@ -338,17 +389,19 @@ def _prepare_row(index: int, raw: Mapping[str, Any], location: str, base: Path) 
         reasons.append("empty or whitespace-only text")
     try:
         start, end = _number(raw.get(START_COLUMN)), _number(raw.get(END_COLUMN))
-    except ValueError:
+    except (TypeError, ValueError):
         start = end = None
-        reasons.append(f"start/end must be numbers, got {raw.get(START_COLUMN)!r}/{raw.get(END_COLUMN)!r}")
+        reasons.append(f"start/end must be finite numbers, got {raw.get(START_COLUMN)!r}/{raw.get(END_COLUMN)!r}")
     size = mtime = None
     if not raw_path:
         reasons.append("empty path")
     else:
         try:
             stat = path.stat()
-        except OSError:
+        except FileNotFoundError:
             reasons.append("missing file")
+        except (OSError, ValueError) as error:  # a path with a NUL byte, too long, not a directory, no permission
+            reasons.append(f"unusable path: {type(error).__name__}: {error}")
         else:
             # Part of the cache key: a pose file rewritten in place must not be served from an old cache.
             size, mtime = stat.st_size, stat.st_mtime_ns
@@ -375,7 +428,12 @@ def _prepare_row(index: int, raw: Mapping[str, Any], location: str, base: Path) 
 def _number(value: Any) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return float(value)
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a time")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not finite")
+    return number
 
 
 def _check_unique_ids(rows: list[dict[str, Any]]) -> None:
@@ -390,7 +448,7 @@ def _check_unique_ids(rows: list[dict[str, Any]]) -> None:
         first_seen[row["id"]] = row["location"]
 
 
-def _carried_features(raw_rows: list[Mapping[str, Any]]) -> Features:
+def _carried_features(raw_rows: list[Mapping[str, Any]], locations: list[str]) -> Features:
     """Features of the columns carried into the dataset: `start`/`end` when the manifest has them, and the extra
     columns, whose types are inferred from their values (all strings for CSV and TSV)."""
     names = list(dict.fromkeys(key for row in raw_rows for key in row if key not in MANIFEST_COLUMNS))
@@ -398,13 +456,30 @@ def _carried_features(raw_rows: list[Mapping[str, Any]]) -> Features:
         column: Value("float64") for column in (START_COLUMN, END_COLUMN) if any(column in row for row in raw_rows)
     }
     for name in names:
+        values = [row.get(name) for row in raw_rows]
         try:
-            arrow_type = pa.array([row.get(name) for row in raw_rows]).type
+            arrow_type = pa.array(values).type
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-            raise ValueError(f"Manifest column {name!r} mixes types that cannot share a column: {error}") from error
+            where = _first_odd_type(values, locations)
+            raise ValueError(
+                f"Manifest column {name!r} mixes types that cannot share a column: {where} ({error})."
+            ) from error
         feature = Features.from_arrow_schema(pa.schema([(name, arrow_type)]))[name]
         features[name] = Value("string") if arrow_type == pa.null() else feature
     return Features(features)
+
+
+def _first_odd_type(values: list[Any], locations: list[str]) -> str:
+    """Where a column first holds a value of another type than its first value, for the mixed-types error."""
+    present = [(value, location) for value, location in zip(values, locations) if value is not None]
+    first_value, first_location = present[0]
+    for value, location in present[1:]:
+        if type(value) is not type(first_value):
+            return (
+                f"{first_location} holds {type(first_value).__name__} {first_value!r}, {location} holds "
+                f"{type(value).__name__} {value!r}"
+            )
+    return f"{first_location} holds {type(first_value).__name__} {first_value!r}"
 
 
 def _fingerprint(rows: list[dict[str, Any]], settings: dict[str, Any], carried: Features) -> str:
@@ -460,6 +535,11 @@ def _generate_samples(
 def _canonical_arrays(pose: PoseSequence, coords: int, keypoint_dtype: str) -> dict[str, Any]:
     """The canonical keypoints, confidence and fps of a pose, cast to the storage type."""
     canonical = pose.to_canonical()
+    if not (canonical.confidence > 0).any():
+        raise ValueError(
+            f"none of the {NUM_CANONICAL_JOINTS} canonical points is present in any frame (the points the file has "
+            "are outside the canonical set): an all-absent clip cannot be a sample"
+        )
     if canonical.num_dims < coords:
         raise ValueError(f"the file has {canonical.num_dims} coordinates per point, coords={coords} was asked")
     keypoints = canonical.keypoints[..., :coords].astype(keypoint_dtype)

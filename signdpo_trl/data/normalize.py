@@ -7,7 +7,9 @@ Uni-Sign (``load_part_kp`` / ``crop_scale``) normalises a clip of COCO-WholeBody
 - hands: relative to their own wrist point, divided by the same body scale (the larger box side), clipped to [-1, 1];
 - face: relative to the nose tip, same scale, clipped;
 - points with confidence <= threshold end with coordinates 0 and confidence 0; a clip with fewer than 4 confident
-  body points (or a degenerate box) is all zeros, every part.
+  body points (or a degenerate box) is all zeros, every part;
+- the confidence is clipped to [-1, 1] with the coordinates (Uni-Sign clips the whole (x, y, score) array), so a
+  detector score above 1 enters as 1.
 
 Two choices Uni-Sign does not face, because RTMPose always returns every point:
 
@@ -45,8 +47,8 @@ def normalize_parts(
         threshold (`float`, *optional*, defaults to `0.3`): Points with confidence <= `threshold` are dropped.
 
     Returns:
-        `(keypoints, confidence)` of the input shapes: coordinates in [-1, 1]; dropped points and padded frames have
-        coordinates 0 and confidence 0.
+        `(keypoints, confidence)` of the input shapes: coordinates in [-1, 1], confidences at most 1; dropped points
+        and padded frames have coordinates 0 and confidence 0.
     """
     if keypoints.ndim != 4 or keypoints.shape[2] != NUM_CANONICAL_JOINTS or keypoints.shape[-1] < 2:
         raise ValueError(f"keypoints must be (batch, frames, {NUM_CANONICAL_JOINTS}, C >= 2); got {keypoints.shape}.")
@@ -97,7 +99,7 @@ def normalize_parts(
 
     keep = confident & torch.cat(anchor_present, dim=2) & usable[:, None, None]
     keypoints = torch.where(keep[..., None], normalised, 0).to(keypoints.dtype)
-    confidence = torch.where(keep, confidence, 0)
+    confidence = torch.where(keep, confidence.clamp(max=1), 0)
     return keypoints, confidence
 
 

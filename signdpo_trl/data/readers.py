@@ -14,6 +14,15 @@ Formats, chosen by suffix (or, for an unknown suffix, by the file's first bytes)
 - ``.npz``: ``keypoints`` ``(T, [P,] J, D)`` with ``confidence`` ``(T, [P,] J)``, or ``keypoints`` alone with the
   confidence as last channel as for ``.npy``; optional ``fps`` (scalar) and ``layout`` (string) arrays. Loaded
   without pickle support.
+
+What real detectors write is read as it is: OpenPose confidences a little above 1 (four face points, up to 1.0061, in
+the ``openpose.pose`` fixture) and SimCC scores above 1 (RTMPose, behind Uni-Sign's pickles) are kept; NaN or stale
+coordinates under a zero confidence (pose-format masks them: 1449 NaN values in ``mediapipe_hand_normalized.pose``)
+become 0; negative coordinates (points outside the frame) are kept. MediaPipe visibilities a hair below zero are
+read as 0, see `NEGATIVE_CONFIDENCE_TOLERANCE`.
+
+Every failure to read a file is a `PoseFileError` naming the file (and the field, for pickles and ``.npz``), with the
+underlying exception chained, except `UnsafePickleError` (a pickle that tries to run code) and `FileNotFoundError`.
 """
 
 from __future__ import annotations
@@ -24,13 +33,15 @@ import os
 import pickle
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from .layouts import COCO_WHOLEBODY133, OPENPOSE137, SkeletonLayout, detect_layout, get_layout
+from .layouts import COCO_WHOLEBODY133, LAYOUTS, OPENPOSE137, SkeletonLayout, detect_layout, get_layout
 from .pose import PoseSequence
 from .safe_pickle import GZIP_MAGIC, UnsafePickleError, safe_load_pickle
 
@@ -43,6 +54,10 @@ _OPENPOSE_PARTS = (
     ("hand_left_keypoints_2d", 21),
     ("hand_right_keypoints_2d", 21),
 )
+# MediaPipe writes visibilities a hair below zero (e.g. -2.6e-5) into real .pose files: a confidence in
+# [-NEGATIVE_CONFIDENCE_TOLERANCE, 0) is read as 0 (absent). Anything lower is not rounding noise but a broken
+# file, and is refused with the value and where it is.
+NEGATIVE_CONFIDENCE_TOLERANCE = 1e-3
 
 
 class PoseFileError(ValueError):
@@ -80,10 +95,10 @@ def load_pose(
         person (`int` or `"most_confident"`, *optional*, defaults to `0`): Which person to keep when several are
             stored; `"most_confident"` keeps the one with the highest mean confidence over the (cropped) clip.
         start (`float`, *optional*): Start of the crop, in seconds; for pickles in frames, as Uni-Sign counts them
-            (defaulting to the pickle's own ``start``).
+            (defaulting to the pickle's own ``start``). Counted from the start of the file: a negative one is refused.
         end (`float`, *optional*): End of the crop (exclusive), in seconds; for pickles in frames (defaulting to the
             pickle's own ``end``). Seconds become frames ``floor(start * fps)`` to ``ceil(end * fps)``, as
-            pose-format does.
+            pose-format does. An end past the clip's end is cut there; one at or before `start` is refused.
         fps (`float`, *optional*): Frame rate to assume when the file carries none (OpenPose JSON, pickles, ``.npy``).
 
     Returns:
@@ -91,34 +106,94 @@ def load_pose(
 
     Raises:
         `FileNotFoundError`: `path` does not exist.
-        `PoseFileError`: the file is corrupt or truncated, its layout is unknown, or it does not have the declared
-            layout's number of points.
+        `PoseFileError` (a `ValueError`): anything wrong with the file, named with the file and, where known, the
+            field or the frame and point: corrupt or truncated, an unknown or mismatched layout, a malformed field,
+            NaN or infinite keypoints under a present point, a confidence below `-NEGATIVE_CONFIDENCE_TOLERANCE`,
+            zero frames, nothing detected in any frame, a negative or reversed crop, a person that is not there.
+            Whatever the underlying reader raised is chained as its cause.
         `UnsafePickleError`: a pickle tries to load something other than arrays and containers.
-        `ValueError`: NaN or infinite keypoints, zero frames (after cropping), or a person that is not there.
+        `ValueError`: `person` is neither an index nor `"most_confident"`.
+        `KeyError`: `layout` is not a registered layout.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No pose file or folder at {path}.")
-    source = str(path)
     declared = get_layout(layout) if layout is not None else None
+    if person != "most_confident" and (not isinstance(person, (int, np.integer)) or person < 0):
+        raise ValueError(f'person must be an index >= 0 or "most_confident", got {person!r}.')
+    try:
+        return _load_pose(path, declared, person, start, end, fps)
+    except (PoseFileError, UnsafePickleError):
+        raise
+    except Exception as error:  # third-party readers fail with struct.error, TypeError, KeyError, ... on bad input
+        raise PoseFileError(f"{path}: {_describe(error)}") from error
 
+
+def _load_pose(path: Path, declared: SkeletonLayout | None, person, start, end, fps) -> PoseSequence:
+    source = str(path)
     if path.is_dir():
-        raw = _read_openpose_json_folder(path, declared)
+        kind, raw = "openpose", _read_openpose_json_folder(path, declared)
     else:
         kind = _format_of(path)
         reader = {"pose": _read_pose_format, "pickle": _read_unisign_pickle, "npy": _read_npy, "npz": _read_npz}[kind]
         raw = reader(path, declared)
     if raw.fps is None:
         raw.fps = fps
+    raw.confidence = _clamp_tiny_negatives(raw.confidence, raw.layout, path)
 
-    frames = _frame_range(raw, start, end, is_pickle=not path.is_dir() and _format_of(path) == "pickle", path=path)
+    frames = _frame_range(raw, start, end, in_frames=kind == "pickle", path=path)
     keypoints, confidence = raw.keypoints[frames], raw.confidence[frames]
     index = _choose_person(confidence, person, source)
     keypoints, confidence = keypoints[:, index], confidence[:, index]
+    if len(confidence) and not (confidence > 0).any():
+        who = f"person {index}" if raw.confidence.shape[1] > 1 else "the file"
+        cropped = " of the crop" if frames != slice(None) else ""
+        raise PoseFileError(
+            f"{path}: nothing was detected: every point of {who} has confidence 0 in all {len(confidence)} frames"
+            f"{cropped}. An all-absent clip cannot be a sample."
+        )
     # Absent points carry no coordinates: whatever the file stores there (pose-format files hold NaN or stale
     # values under the mask) is replaced by 0.
     keypoints = np.where(confidence[..., None] > 0, keypoints, 0)
-    return PoseSequence(keypoints, confidence, layout=raw.layout, fps=raw.fps, source=source)
+    try:
+        return PoseSequence(keypoints, confidence, layout=raw.layout, fps=raw.fps, source=source)
+    except ValueError as error:  # zero frames, NaN under a present point, ...: the message names the file
+        raise PoseFileError(str(error)) from error
+
+
+@contextmanager
+def _field(path: Path, name: str) -> Iterator[None]:
+    """Name the field being read in an unexpected error; `load_pose` would report it with the file alone."""
+    try:
+        yield
+    except PoseFileError:
+        raise
+    except Exception as error:
+        raise PoseFileError(f"{path}: field {name!r}: {_describe(error)}") from error
+
+
+def _describe(error: Exception) -> str:
+    """`"struct.error: unpack requires ..."`: the exception's type, with its module unless it is a builtin."""
+    kind = type(error)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return f"{name}: {error}"
+
+
+def _clamp_tiny_negatives(confidence: np.ndarray, layout: SkeletonLayout, path: Path) -> np.ndarray:
+    """`confidence` with values in [-NEGATIVE_CONFIDENCE_TOLERANCE, 0) set to 0; refuses a file with lower ones."""
+    negative = confidence < 0
+    if not negative.any():
+        return confidence
+    broken = confidence < -NEGATIVE_CONFIDENCE_TOLERANCE
+    if broken.any():
+        frame, person, point = (int(i) for i in np.argwhere(broken)[0])
+        raise PoseFileError(
+            f"{path}: confidence {float(confidence[frame, person, point]):.6g} at frame {frame}, person {person}, "
+            f"point {point} ({layout.point_names[point]}) is below -{NEGATIVE_CONFIDENCE_TOLERANCE:g}; "
+            f"{int(broken.sum())} value(s) are. Confidences a hair below 0 are read as 0, lower ones mean a broken "
+            "file."
+        )
+    return np.where(negative, np.float32(0), confidence)
 
 
 def _format_of(path: Path) -> str:
@@ -142,26 +217,49 @@ def _format_of(path: Path) -> str:
     return "pose"
 
 
-def _frame_range(raw: _RawPose, start, end, *, is_pickle: bool, path: Path) -> slice:
-    if is_pickle:
-        first = start if start is not None else raw.default_frame_range[0]
-        last = end if end is not None else raw.default_frame_range[1]
-        return slice(None if first is None else int(first), None if last is None else int(last))
+def _frame_range(raw: _RawPose, start, end, *, in_frames: bool, path: Path) -> slice:
+    """The frames to keep: `start`/`end` in frames (pickles, defaulting to the pickle's own) or in seconds. A crop
+    past the clip's end is cut at the end; a negative, reversed or non-finite one is refused, never read as Python's
+    counting from the end."""
+    if in_frames:
+        start = start if start is not None else raw.default_frame_range[0]
+        end = end if end is not None else raw.default_frame_range[1]
     if start is None and end is None:
         return slice(None)
-    if not raw.fps:
-        raise ValueError(f"{path}: cropping by seconds needs a frame rate; the file has none, pass `fps=`.")
-    first = None if start is None else math.floor(start * raw.fps)
-    last = None if end is None else math.ceil(end * raw.fps)
+    num_frames = len(raw.keypoints)
+    length = f"the clip has {num_frames} frames"
+    if in_frames:
+        span = f"start={start}, end={end} (frames)"
+        if any(value is not None and not float(value).is_integer() for value in (start, end)):
+            raise PoseFileError(f"{path}: crop {span}: a pickle's start and end count frames, whole numbers.")
+        first, last = (None if value is None else int(value) for value in (start, end))
+    else:
+        if not raw.fps:
+            raise PoseFileError(f"{path}: cropping by seconds needs a frame rate; the file has none, pass `fps=`.")
+        length += f" ({num_frames / raw.fps:.3f} s at {raw.fps:g} fps)"
+        span = f"start={start}, end={end} (seconds)"
+        for value in (start, end):
+            if value is not None and not math.isfinite(value):
+                raise PoseFileError(f"{path}: crop {span} is not finite; {length}.")
+        first = None if start is None else math.floor(start * raw.fps)
+        last = None if end is None else math.ceil(end * raw.fps)
+    if (first is not None and first < 0) or (last is not None and last < 0):
+        raise PoseFileError(f"{path}: crop {span} is negative; {length}, counted from 0.")
+    if first is not None and last is not None and last <= first:
+        raise PoseFileError(f"{path}: crop {span} ends before it starts or where it starts; {length}.")
+    if first is not None and first >= num_frames:
+        raise PoseFileError(f"{path}: crop {span} starts past the clip's end, leaving zero frames; {length}.")
     return slice(first, last)
 
 
 def _choose_person(confidence: np.ndarray, person, source: str) -> int:
     num_people = confidence.shape[1]
+    if num_people == 0:
+        raise PoseFileError(f"{source}: the file stores no person.")
     if person == "most_confident":
-        return int(np.argmax(confidence.mean(axis=(0, 2)))) if num_people else 0
-    if not isinstance(person, (int, np.integer)) or not 0 <= person < max(num_people, 1):
-        raise ValueError(f"{source}: person {person!r} requested, the file stores {num_people} person(s).")
+        return int(np.argmax(confidence.mean(axis=(0, 2)))) if len(confidence) else 0
+    if person >= num_people:
+        raise PoseFileError(f"{source}: person {person!r} requested, the file stores {num_people} person(s).")
     return int(person)
 
 
@@ -236,21 +334,43 @@ def _read_unisign_pickle(path: Path, declared: SkeletonLayout | None) -> _RawPos
     except pickle.UnpicklingError as error:
         raise PoseFileError(str(error)) from error
     if not isinstance(content, dict) or "keypoints" not in content or "scores" not in content:
-        found = sorted(content) if isinstance(content, dict) else type(content).__name__
+        found = sorted(map(str, content)) if isinstance(content, dict) else type(content).__name__
         raise PoseFileError(f"{path}: a pose pickle must be a dict with 'keypoints' and 'scores'; found {found}.")
-    try:
+    for name in ("keypoints", "scores"):
+        if not isinstance(content[name], (list, tuple, np.ndarray)) or getattr(content[name], "ndim", 1) == 0:
+            raise PoseFileError(
+                f"{path}: field {name!r} must be a sequence of per-frame arrays; found {type(content[name]).__name__}."
+            )
+    with _field(path, "keypoints"):
         keypoints = _stack_people([np.asarray(frame, dtype=np.float32) for frame in content["keypoints"]], 2)
+    with _field(path, "scores"):
         confidence = _stack_people([np.asarray(frame, dtype=np.float32) for frame in content["scores"]], 1)
-    except ValueError as error:
-        raise PoseFileError(f"{path}: malformed pose pickle ({error}).") from error
     if keypoints.shape[:3] != confidence.shape[:3] and len(keypoints):
         raise PoseFileError(
             f"{path}: 'keypoints' {keypoints.shape[:3]} and 'scores' {confidence.shape[:3]} disagree "
             "(frames, people, points)."
         )
     layout = _check_layout(declared or COCO_WHOLEBODY133, keypoints.shape[2] if keypoints.ndim == 4 else 0, path)
-    fps = float(content["fps"]) if "fps" in content else None
-    return _RawPose(keypoints, confidence, layout, fps, (content.get("start"), content.get("end")))
+    frame_range = tuple(_optional_number(content.get(name), path, name) for name in ("start", "end"))
+    return _RawPose(keypoints, confidence, layout, _frame_rate(content.get("fps"), path), frame_range)
+
+
+def _optional_number(value, path: Path, name: str) -> float | None:
+    if value is None:
+        return None
+    with _field(path, name):
+        number = float(value)
+    if not math.isfinite(number):
+        raise PoseFileError(f"{path}: field {name!r} is {number}, not a finite number.")
+    return number
+
+
+def _frame_rate(value, path: Path) -> float | None:
+    """A stored frame rate; 0 (as pose-format writes for none) or absent means unknown."""
+    rate = _optional_number(value, path, "fps")
+    if rate is not None and rate < 0:
+        raise PoseFileError(f"{path}: field 'fps' is {rate:g}; a frame rate is positive (or 0 for unknown).")
+    return rate or None
 
 
 def _stack_people(frames: list[np.ndarray], trailing: int) -> np.ndarray:
@@ -274,7 +394,7 @@ def _stack_people(frames: list[np.ndarray], trailing: int) -> np.ndarray:
 def _read_openpose_json_folder(path: Path, declared: SkeletonLayout | None) -> _RawPose:
     files = [file for file in path.iterdir() if file.name.endswith("_keypoints.json")]
     if not files:
-        raise ValueError(f"{path}: the pose sequence has zero frames (no *_keypoints.json files in the folder).")
+        raise PoseFileError(f"{path}: the pose sequence has zero frames (no *_keypoints.json files in the folder).")
 
     def frame_number(file: Path):
         match = _OPENPOSE_FRAME.search(file.name)
@@ -313,7 +433,7 @@ def _openpose_person(person: dict) -> np.ndarray:
 
 def _read_npy(path: Path, declared: SkeletonLayout | None) -> _RawPose:
     if declared is None:
-        raise ValueError(f"{path}: a .npy file carries no layout; pass `layout=` (one of the registered layouts).")
+        raise PoseFileError(f"{path}: a .npy file carries no layout; pass `layout=` (one of the registered layouts).")
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as error:
@@ -330,16 +450,25 @@ def _read_npz(path: Path, declared: SkeletonLayout | None) -> _RawPose:
         raise PoseFileError(f"{path}: not a readable .npz file ({type(error).__name__}: {error}).") from error
     if "keypoints" not in content:
         raise PoseFileError(f"{path}: a pose .npz needs a 'keypoints' array; it has {sorted(content)}.")
-    keypoints = np.asarray(content["keypoints"], dtype=np.float32)
+    with _field(path, "keypoints"):
+        keypoints = np.asarray(content["keypoints"], dtype=np.float32)
     if "confidence" in content:
-        confidence = np.asarray(content["confidence"], dtype=np.float32)
+        with _field(path, "confidence"):
+            confidence = np.asarray(content["confidence"], dtype=np.float32)
     else:
         keypoints, confidence = _split_confidence(keypoints, path)
     if declared is None and "layout" in content:
-        declared = get_layout(str(content["layout"]))
+        name = str(content["layout"])
+        try:
+            declared = get_layout(name)
+        except KeyError as error:
+            raise PoseFileError(
+                f"{path}: field 'layout' names {name!r}, which is not a registered layout (known: "
+                f"{', '.join(sorted(LAYOUTS))}); pass `layout=` to read the points as one of them."
+            ) from error
     if declared is None:
-        raise ValueError(f"{path}: the .npz has no 'layout' array; pass `layout=`.")
-    fps = float(content["fps"]) if "fps" in content else None
+        raise PoseFileError(f"{path}: the .npz has no 'layout' array; pass `layout=`.")
+    fps = _frame_rate(content.get("fps"), path)
     return _with_people_axis(keypoints, confidence, declared, fps, path)
 
 

@@ -35,6 +35,11 @@ DEFAULT_PART_EDGES = [
 DEFAULT_PART_ANCHORS = {"left_hand": 7, "right_hand": 8, "face": 0}
 # Parts that reuse another part's encoder weights (the two hands share one encoder, as in Uni-Sign).
 DEFAULT_SHARED_PARTS = {"right_hand": "left_hand"}
+# How the collator turns source poses into `pose`: `signdpo_trl.data.collation.POSE_NORMALIZATIONS`, copied here so
+# that this file stays self-contained (a test keeps the two in agreement). New models get the first.
+POSE_NORMALIZATIONS = ("unisign", "masked")
+# What the models saved before `pose_normalization` existed were trained on.
+LEGACY_POSE_NORMALIZATION = "masked"
 
 
 class SignTranslationConfig(PretrainedConfig):
@@ -45,7 +50,15 @@ class SignTranslationConfig(PretrainedConfig):
     joints grouped into parts in the order of `part_names` (the canonical layout: body 9, left hand 21, right hand 21,
     face 18).
 
-    Parameters that describe the skeleton:
+    Parameters that describe the skeleton and its input convention:
+        pose_normalization (`str`, *optional*): How source poses become `pose`, so that a checkpoint is always fed the
+            input it was trained on (`PoseCollator.for_model` reads it). `"unisign"`: Uni-Sign's `load_part_kp`, the
+            detector's confidence (clipped to 1) as the confidence channel, hands and face relative to their stored
+            anchors whatever the anchors' confidence. `"masked"`: points at or below the confidence threshold are
+            removed before normalisation and the confidence channel is 0/1 visibility, so a low-confidence anchor
+            counts as missing (the convention of the checkpoints trained before this field existed). Defaults to
+            `"unisign"` for a new configuration; a configuration read from a file written before the field existed
+            (it has a `transformers_version` but no `pose_normalization`) resolves to `"masked"`.
         coord_dims (`int`, defaults to 2): Number of coordinate channels (2 for x, y; 3 with z).
         part_names (`list[str]`): Part names, in the order of the joint axis.
         part_sizes (`list[int]`): Number of joints in each part.
@@ -81,6 +94,7 @@ class SignTranslationConfig(PretrainedConfig):
     sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="t5")}
 
     text_config: dict | PretrainedConfig | None = None
+    pose_normalization: str | None = None
     coord_dims: int = 2
     part_names: list[str] = field(default_factory=lambda: list(DEFAULT_PART_NAMES))
     part_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_PART_SIZES))
@@ -103,9 +117,18 @@ class SignTranslationConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if self.pose_normalization is None:
+            # Every saved configuration carries `transformers_version`; one without `pose_normalization` predates it.
+            saved_before_the_field = self.transformers_version is not None
+            self.pose_normalization = LEGACY_POSE_NORMALIZATION if saved_before_the_field else POSE_NORMALIZATIONS[0]
         self.validate_pose_encoder()
 
     def validate_pose_encoder(self):
+        if self.pose_normalization not in POSE_NORMALIZATIONS:
+            raise ValueError(
+                f"`pose_normalization` must be one of {', '.join(map(repr, POSE_NORMALIZATIONS))}; got "
+                f"{self.pose_normalization!r}."
+            )
         num_parts = len(self.part_names)
         if not (len(self.part_sizes) == len(self.part_edges) == num_parts):
             raise ValueError(

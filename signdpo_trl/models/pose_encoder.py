@@ -218,8 +218,12 @@ class SignPoseEncoder(nn.Module):
             self.part_embedding = nn.Parameter(torch.zeros(part_dim * num_parts))
 
     def _normalized_input(self, part: str, joints: torch.Tensor) -> torch.Tensor:
-        coords, visible = joints[..., :-1], joints[..., -1:]
-        return torch.cat([self.input_norms[part](coords, visible), visible], dim=-1)
+        coords, confidence = joints[..., :-1], joints[..., -1:]
+        # The statistics count, and the output keeps, every point in the input; a graded confidence (the "unisign"
+        # convention) is a feature of its own, not a weight on the coordinates. With 0/1 visibility (the "masked"
+        # convention) `observed` is the visibility itself.
+        observed = (confidence > 0).to(coords.dtype)
+        return torch.cat([self.input_norms[part](coords, observed), confidence], dim=-1)
 
     def encoder_of(self, part: str) -> PartEncoder:
         return self.part_encoders[self.shared_parts.get(part, part)]

@@ -4,14 +4,22 @@ A Unigram model over SentencePiece-style pieces (`▁` marks a preceding space),
 its own piece (Chinese has no spaces; character-level targets are what the CSL-Daily literature evaluates) and byte
 fallback so that no text is ever lost to `<unk>`: `decode(encode(text)) == text`. Special tokens follow T5:
 `<pad>` = 0 (also the decoder start token), `</s>` = 1 (appended by the post-processor), `<unk>` = 2.
+
+The pieces and their scores are learned by SentencePiece's own Unigram trainer over the corpus's pre-tokenized words,
+in one thread: the same texts give the same vocabulary in every process. (The `tokenizers` Unigram trainer does not:
+it keeps the words and the corpus's characters in hash tables seeded afresh in each process, so the order in which it
+sums the E-step, breaks ties between pieces of equal score and gives the characters it adds at the end their scores
+differs from run to run, and with it the ids.)
 """
 
 from __future__ import annotations
 
-import json
+import io
+from collections import Counter
 from collections.abc import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+import sentencepiece
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import PretrainedConfig, PreTrainedTokenizerFast
 
 
@@ -52,33 +60,27 @@ def build_tokenizer(
     if vocab_size <= reserved:
         raise ValueError(f"`vocab_size` must exceed the {reserved} special and byte tokens, got {vocab_size}.")
 
-    tokenizer = Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+    normalizer = normalizers.NFC()
+    pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
             pre_tokenizers.Split(CJK_CHARACTER, behavior="isolated"),
         ]
     )
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size - (len(BYTE_PIECES) if byte_fallback else 0),
-        special_tokens=special_tokens,
-        unk_token=UNK_TOKEN,
-        shrinking_factor=0.75,
-        max_piece_length=16,
+    word_counts = Counter(
+        word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
     )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-
+    pieces = _train_unigram(word_counts, vocab_size - reserved)
+    vocab = [(token, 0.0) for token in special_tokens] + pieces
     if byte_fallback:
-        # The trainer cannot add byte pieces itself: append them (least likely) and switch the model's fallback on.
-        state = json.loads(tokenizer.to_str())
-        vocab = state["model"]["vocab"]
-        known = {piece for piece, _ in vocab}
-        lowest = min(score for _, score in vocab[len(special_tokens) :]) if len(vocab) > len(special_tokens) else 0.0
-        vocab.extend([piece, lowest - 1.0] for piece in BYTE_PIECES if piece not in known)
-        state["model"]["byte_fallback"] = True
-        tokenizer = Tokenizer.from_str(json.dumps(state))
+        # Byte pieces come last and least likely: they only encode characters that no piece covers.
+        lowest = min((score for _, score in pieces), default=0.0)
+        known = {piece for piece, _ in pieces}
+        vocab += [(piece, lowest - 1.0) for piece in BYTE_PIECES if piece not in known]
 
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=special_tokens.index(UNK_TOKEN), byte_fallback=byte_fallback))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.decoder = decoders.Sequence(
         [
             decoders.Replace("▁", " "),
@@ -101,6 +103,64 @@ def build_tokenizer(
         language=language,
     )
     return fast
+
+
+def _train_unigram(word_counts: Counter, num_pieces: int) -> list[tuple[str, float]]:
+    """`(piece, log-probability)` of at most `num_pieces` Unigram pieces learned from `word_counts` by SentencePiece,
+    most likely first, ties in piece order.
+
+    The words are the pre-tokenizer's (`▁` already marks a preceding space), so SentencePiece adds no space of its own,
+    normalises nothing (NFC came first) and, as the `tokenizers` trainer, does not split pieces at digits or script
+    changes. Every character of the corpus gets a piece (`character_coverage=1.0`). One thread keeps the E-step's sums
+    in one order, so that the result does not depend on the machine.
+    """
+    if not word_counts:
+        raise ValueError("build_tokenizer needs at least one non-empty text to learn a vocabulary from.")
+    # The trainer reads `word<TAB>count` lines, so a tab cannot be part of a word; tabs fall back to byte pieces.
+    counts = Counter()
+    for word, count in word_counts.items():
+        for part in word.split("\t"):
+            if part:
+                counts[part] += count
+    characters = {character for word in counts for character in word}
+    if len(characters) > num_pieces:
+        raise ValueError(
+            f"`vocab_size` leaves room for {num_pieces} pieces besides the special and byte tokens, fewer than the "
+            f"{len(characters)} distinct characters of the texts; raise `vocab_size` by at least "
+            f"{len(characters) - num_pieces}."
+        )
+    lines = [f"{word}\t{count}" for word, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        input_format="tsv",
+        model_type="unigram",
+        # SentencePiece counts its three meta pieces (pad, eos, unk) in the vocabulary.
+        vocab_size=num_pieces + 3,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        max_sentencepiece_length=16,
+        shrinking_factor=0.75,
+        normalization_rule_name="identity",
+        add_dummy_prefix=False,
+        remove_extra_whitespaces=False,
+        split_by_whitespace=True,
+        split_by_unicode_script=False,
+        split_by_number=False,
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        num_threads=1,
+        minloglevel=2,
+    )
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+    return [
+        (processor.id_to_piece(index), processor.get_score(index))
+        for index in range(processor.get_piece_size())
+        if not (processor.is_control(index) or processor.is_unknown(index))
+    ]
 
 
 def sync_text_config(config: PretrainedConfig, tokenizer: PreTrainedTokenizerFast) -> PretrainedConfig:

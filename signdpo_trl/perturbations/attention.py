@@ -14,7 +14,15 @@ from collections.abc import Sequence
 import torch
 
 from ..data.canonical import PART_NAMES
-from .registry import PerturbedBatch, check_strength, get_operator_spec, random_below, register_operator, valid_frames
+from .registry import (
+    ConfiguredOperator,
+    PerturbedBatch,
+    check_strength,
+    get_operator_spec,
+    random_below,
+    register_operator,
+    valid_frames,
+)
 from .spatial import face_freeze, hand_relocation, handshape_change
 from .temporal import drop_frames, freeze_frames, shuffle_frames
 
@@ -64,9 +72,13 @@ def salience_top_k(salience: torch.Tensor, lengths: torch.Tensor, k: int | float
 
 
 def _at_frames(original: PerturbedBatch, perturbed: PerturbedBatch, frames: torch.Tensor) -> PerturbedBatch:
+    confidence = None
+    if original.confidence is not None:
+        confidence = torch.where(frames[:, :, None], perturbed.confidence, original.confidence)
     return PerturbedBatch(
         torch.where(frames[:, :, None, None], perturbed.keypoints, original.keypoints),
         torch.where(frames[:, :, None], perturbed.mask, original.mask),
+        confidence,
     )
 
 
@@ -78,19 +90,25 @@ def _salient_part_perturbation(
     frames: torch.Tensor,
     generator: torch.Generator | None,
     strength: float,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """At each selected frame, the local operator of the part the model looks at most: a handshape change on the
     salient hand, a face freeze on the face, a relocation of the dominant hand when the body (the arms) is most
     salient. Frame-only salience (`B x T`) changes the dominant hand's shape."""
-    original = PerturbedBatch(keypoints, mask)
+    original = PerturbedBatch(keypoints, mask, confidence)
     if salience.dim() == 2:
-        return _at_frames(original, handshape_change(keypoints, mask, lengths, generator, strength), frames)
+        changed = handshape_change(keypoints, mask, lengths, generator, strength, confidence=confidence)
+        return _at_frames(original, changed, frames)
     part = salience.argmax(-1)
     by_part = {
-        "body": hand_relocation(keypoints, mask, lengths, generator, strength),
-        "left_hand": handshape_change(keypoints, mask, lengths, generator, strength, hand="left"),
-        "right_hand": handshape_change(keypoints, mask, lengths, generator, strength, hand="right"),
-        "face": face_freeze(keypoints, mask, lengths, generator, strength),
+        "body": hand_relocation(keypoints, mask, lengths, generator, strength, confidence=confidence),
+        "left_hand": handshape_change(
+            keypoints, mask, lengths, generator, strength, hand="left", confidence=confidence
+        ),
+        "right_hand": handshape_change(
+            keypoints, mask, lengths, generator, strength, hand="right", confidence=confidence
+        ),
+        "face": face_freeze(keypoints, mask, lengths, generator, strength, confidence=confidence),
     }
     result = original
     for index, name in enumerate(PART_NAMES):
@@ -107,6 +125,7 @@ def attention_guided_perturbation(
     strength: float = 1.0,
     top_k: int | float = 0.2,
     operators: Sequence[str] = DEFAULT_OPERATORS,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Perturb each sequence at its `top_k` most salient frames, with one of `operators` drawn per sample.
 
@@ -132,6 +151,8 @@ def attention_guided_perturbation(
             selected frames are the window).
         top_k (`int` or `float`, defaults to 0.2): Frames perturbed per sequence (see `salience_top_k`).
         operators (`Sequence[str]`, defaults to `("salient_part", "window_freeze")`): Operators drawn from.
+        confidence (`torch.Tensor`, *optional*): `B x T x J` confidences, carried with the points (see
+            `signdpo_trl.perturbations.registry`).
 
     Returns:
         `PerturbedBatch` shaped as the input, padding untouched.
@@ -141,19 +162,23 @@ def attention_guided_perturbation(
         raise ValueError("`operators` is empty: name at least one operator to apply at the salient frames.")
     salience = salience_per_frame(salience.detach().to(keypoints.device), keypoints.shape[1])
     frames = salience_top_k(salience, lengths, top_k)
-    original = PerturbedBatch(keypoints, mask)
+    original = PerturbedBatch(keypoints, mask, confidence)
     candidates = []
     for name in operators:
         if name == SALIENT_PART:
-            candidate = _salient_part_perturbation(keypoints, mask, lengths, salience, frames, generator, strength)
+            candidate = _salient_part_perturbation(
+                keypoints, mask, lengths, salience, frames, generator, strength, confidence
+            )
         elif name == "window_freeze":
-            candidate = freeze_frames(keypoints, mask, lengths, frames)
+            candidate = freeze_frames(keypoints, mask, lengths, frames, confidence)
         elif name == "window_drop":
-            candidate = drop_frames(keypoints, mask, lengths, frames)
+            candidate = drop_frames(keypoints, mask, lengths, frames, confidence)
         elif name == "window_shuffle":
-            candidate = shuffle_frames(keypoints, mask, lengths, frames, generator)
+            candidate = shuffle_frames(keypoints, mask, lengths, frames, generator, confidence)
         elif get_operator_spec(name).level.startswith("spatial"):
-            spatial = get_operator_spec(name).function(keypoints, mask, lengths, generator, strength)
+            spatial = ConfiguredOperator(get_operator_spec(name))(
+                keypoints, mask, lengths, generator, confidence=confidence, strength=strength
+            )
             candidate = _at_frames(original, spatial, frames)
         else:
             raise ValueError(

@@ -4,9 +4,10 @@ A perturbed pose is a valid rejected sample only if it changes what the signing 
 probe measures this on the model SignDPO starts from: for each operator and strength, how far the reference model's
 log-likelihood of the reference translation, log p(y | x~), and its BLEU-4 fall below their values on the clean input.
 
-Probe inputs are built exactly as the trainer builds rejected poses: `PoseCollator.pad` (uniform frame sampling),
-the operator on the source-space batch, then `PoseCollator.encode`; the attention-guided operator gets the model's
-salience on the clean clip, as the training step gives it the reference model's.
+Probe inputs are built exactly as the trainer builds rejected poses, in the model's input convention
+(`PoseCollator.for_model`): `PoseCollator.pad` (uniform frame sampling), the operator on the source-space batch, then
+`PoseCollator.encode`; the attention-guided operator gets the model's salience on the clean clip, as the training
+step gives it the reference model's.
 """
 
 from __future__ import annotations
@@ -257,7 +258,9 @@ def probe(
     num_samples = _num_rows(dataset, max_samples)
     needs_salience = any(operator.requires_salience for operator in configured)
 
-    collator = PoseCollator(max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform")
+    collator = PoseCollator.for_model(
+        model, max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform"
+    )
     device = torch.device(device) if device is not None else next(model.parameters()).device
     combos = [(operator, strength) for operator in configured for strength in strengths]
     generators = [torch.Generator().manual_seed(seed) for _ in combos]
@@ -305,9 +308,17 @@ def probe(
                 for index, (operator, strength) in enumerate(combos):
                     extra = {"salience": salience} if operator.requires_salience else {}
                     perturbed = operator(
-                        source.keypoints, source.mask, source.lengths, generators[index], strength=strength, **extra
+                        source.keypoints,
+                        source.mask,
+                        source.lengths,
+                        generators[index],
+                        confidence=source.confidence,
+                        strength=strength,
+                        **extra,
                     )
-                    inputs = collator.encode(PoseBatch(perturbed.keypoints, perturbed.mask, source.lengths))
+                    inputs = collator.encode(
+                        PoseBatch(perturbed.keypoints, perturbed.mask, source.lengths, perturbed.confidence)
+                    )
                     logps, predictions = score(inputs["pose"].to(device), inputs["pose_mask"].to(device), labels)
                     perturbed_logps[index].append(logps)
                     perturbed_predictions[index].extend(predictions)
@@ -348,6 +359,7 @@ def probe(
         "max_new_tokens": max_new_tokens,
         "max_frames": max_frames,
         "confidence_threshold": confidence_threshold,
+        "pose_normalization": collator.normalization,
         "max_target_length": max_target_length,
         "language": language,
         "operator_options": {operator.name: dict(operator.options) for operator in configured if operator.options},

@@ -11,6 +11,12 @@ through (same seed, same output) and `strength` in `[0, 1]`. An operator returns
 dtypes, never writes into its inputs, leaves padded frames exactly as they were and works on the whole batch at
 once. Points an operator marks unobserved get coordinate 0.
 
+An operator may also take `confidence=None`, the `B x T x J` detector confidences that the `"unisign"` input
+convention feeds to the model: given them, it returns them in `PerturbedBatch.confidence`, moved with the points it
+moves (a point taken from another frame or joint brings its confidence along). The built-in operators all do. An
+operator without the parameter is still called with `ConfiguredOperator(..., confidence=...)`: each point then keeps
+the confidence of the place it lands on, and 0 where the operator hides it.
+
 A TRL user adds an operator without touching the trainer:
 
 ```python
@@ -52,10 +58,12 @@ def canonical_level(level: str) -> str:
 
 
 class PerturbedBatch(NamedTuple):
-    """The rejected pose: `keypoints` (`B x T x J x C`) and `mask` (`B x T x J`), shaped as the input."""
+    """The rejected pose: `keypoints` (`B x T x J x C`) and `mask` (`B x T x J`), shaped as the input; and the
+    `confidence` (`B x T x J`) carried with the points, when the operator was given one."""
 
     keypoints: torch.Tensor
     mask: torch.Tensor
+    confidence: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,11 @@ class OperatorSpec:
     def requires_salience(self) -> bool:
         """Whether the operator takes the reference model's `salience` and so runs inside the training step."""
         return self.level in IN_STEP_LEVELS
+
+    @property
+    def carries_confidence(self) -> bool:
+        """Whether the operator takes `confidence` and moves it with the points (see the module docstring)."""
+        return "confidence" in inspect.signature(self.function).parameters
 
     @property
     def description(self) -> str:
@@ -170,9 +183,21 @@ class ConfiguredOperator:
         mask: torch.Tensor,
         lengths: torch.Tensor,
         generator: torch.Generator | None = None,
+        confidence: torch.Tensor | None = None,
         **options: Any,
     ) -> PerturbedBatch:
-        return self.spec.function(keypoints, mask, lengths, generator=generator, **{**self.options, **options})
+        options = {**self.options, **options}
+        if confidence is None:
+            return self.spec.function(keypoints, mask, lengths, generator=generator, **options)
+        if self.spec.carries_confidence:
+            perturbed = self.spec.function(
+                keypoints, mask, lengths, generator=generator, confidence=confidence, **options
+            )
+        else:
+            perturbed = self.spec.function(keypoints, mask, lengths, generator=generator, **options)
+        if perturbed.confidence is None:
+            perturbed = perturbed._replace(confidence=torch.where(perturbed.mask, confidence, 0))
+        return perturbed
 
 
 def build_operator(name: str, **options: Any) -> ConfiguredOperator:
@@ -190,7 +215,9 @@ def build_operator(name: str, **options: Any) -> ConfiguredOperator:
     accepts_anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     unknown = [key for key in options if key not in signature.parameters and not accepts_anything]
     if unknown:
-        accepted = [p for p in signature.parameters if p not in ("keypoints", "mask", "lengths", "generator")]
+        accepted = [
+            p for p in signature.parameters if p not in ("keypoints", "mask", "lengths", "generator", "confidence")
+        ]
         raise TypeError(
             f"Perturbation operator {name!r} has no option(s) {', '.join(unknown)}; it accepts {', '.join(accepted)}."
         )
@@ -232,15 +259,26 @@ def random_below(high: torch.Tensor, generator: torch.Generator | None) -> torch
     return (draw * high.clamp(min=1)).long().clamp(max=(high - 1).clamp(min=0))
 
 
+def carried(confidence: torch.Tensor | None, move: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    """`move(confidence)`, or `None` without confidences: an operator moves the confidences as it moves the mask."""
+    return None if confidence is None else move(confidence)
+
+
 def finish(
     keypoints: torch.Tensor,
     mask: torch.Tensor,
     new_keypoints: torch.Tensor,
     new_mask: torch.Tensor,
     lengths: torch.Tensor,
+    confidence: torch.Tensor | None = None,
+    new_confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
-    """Return the perturbed batch with the input's dtypes and its padded frames restored exactly."""
+    """Return the perturbed batch with the input's dtypes and its padded frames restored exactly (the confidences
+    too, when the operator was given them)."""
     valid = valid_frames(lengths, keypoints.shape[1])
     new_keypoints = torch.where(valid[:, :, None, None], new_keypoints.to(keypoints.dtype), keypoints)
     new_mask = torch.where(valid[:, :, None], new_mask.to(mask.dtype), mask)
-    return PerturbedBatch(new_keypoints, new_mask)
+    if confidence is None:
+        return PerturbedBatch(new_keypoints, new_mask)
+    new_confidence = torch.where(valid[:, :, None], new_confidence.to(confidence.dtype), confidence)
+    return PerturbedBatch(new_keypoints, new_mask, new_confidence)

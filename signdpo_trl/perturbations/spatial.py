@@ -21,7 +21,16 @@ from ..data.canonical import (
     PART_NAMES,
     RIGHT_HAND,
 )
-from .registry import PerturbedBatch, check_strength, finish, normal, register_operator, uniform, valid_frames
+from .registry import (
+    PerturbedBatch,
+    carried,
+    check_strength,
+    finish,
+    normal,
+    register_operator,
+    uniform,
+    valid_frames,
+)
 
 
 _BODY_POINT = {name: BODY.offset + i for i, name in enumerate(BODY_POINT_NAMES)}
@@ -115,6 +124,7 @@ def joint_permutation(
     generator: torch.Generator | None = None,
     strength: float = 1.0,
     parts: Sequence[str] = PART_NAMES,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Permute joints within each part, with one permutation per sample held over all frames.
 
@@ -139,7 +149,8 @@ def joint_permutation(
         source.scatter_(1, chosen, chosen.roll(-1, dims=1))
     index = source[:, None, :].expand(batch_size, num_frames, num_joints)
     new_keypoints = keypoints.gather(2, index[..., None].expand(-1, -1, -1, channels))
-    return finish(keypoints, mask, new_keypoints, mask.gather(2, index), lengths)
+    new_confidence = carried(confidence, lambda values: values.gather(2, index))
+    return finish(keypoints, mask, new_keypoints, mask.gather(2, index), lengths, confidence, new_confidence)
 
 
 def _hand_swap_source() -> torch.Tensor:
@@ -161,6 +172,7 @@ def hand_swap(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 1.0,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Swap the roles of the two hands: the left hand's points (and the body's left elbow and wrist) take the right
     hand's place and vice versa.
@@ -173,7 +185,8 @@ def hand_swap(
     check_strength(strength)
     _check_layout(keypoints)
     source = _HAND_SWAP_SOURCE.to(keypoints.device)
-    return finish(keypoints, mask, keypoints[:, :, source], mask[:, :, source], lengths)
+    new_confidence = carried(confidence, lambda values: values[:, :, source])
+    return finish(keypoints, mask, keypoints[:, :, source], mask[:, :, source], lengths, confidence, new_confidence)
 
 
 @register_operator("skeleton_displacement", level="spatial_global")
@@ -185,6 +198,7 @@ def skeleton_displacement(
     strength: float = 1.0,
     frequency: float = 2.0,
     num_waves: int = 8,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Displace every joint by a smooth random offset field held over all frames.
 
@@ -213,7 +227,7 @@ def skeleton_displacement(
     offset = torch.einsum("bjk,bkc->bjc", waves, amplitude) * (strength * size)[:, None, None]
     offset = torch.nn.functional.pad(offset, (0, channels - IMAGE_PLANE))
     displaced = torch.where(mask[..., None], points + offset[:, None], points)
-    return finish(keypoints, mask, displaced, mask, lengths)
+    return finish(keypoints, mask, displaced, mask, lengths, confidence, confidence)
 
 
 def _flexion_toggled(hand_points: torch.Tensor) -> torch.Tensor:
@@ -234,10 +248,15 @@ def _flexion_toggled(hand_points: torch.Tensor) -> torch.Tensor:
 
 
 def _donor_hand(
-    hand_points: torch.Tensor, hand_mask: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None
-) -> tuple[torch.Tensor, torch.Tensor]:
+    hand_points: torch.Tensor,
+    hand_mask: torch.Tensor,
+    lengths: torch.Tensor,
+    generator: torch.Generator | None,
+    hand_confidence: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """For each sample, the same hand of another sample of the batch, time-rescaled to this sample's length and
-    expressed relative to its wrist; returns it (`B x T x 21 x C`) with its mask (`B x T x 21`)."""
+    expressed relative to its wrist; returns it (`B x T x 21 x C`) with its mask (`B x T x 21`) and, given
+    `hand_confidence`, the donor's confidences (`B x T x 21`)."""
     batch_size, num_frames = hand_points.shape[:2]
     device = hand_points.device
     shift = 1 + (uniform((batch_size,), generator, device) * (batch_size - 1)).long().clamp(max=batch_size - 2)
@@ -253,7 +272,8 @@ def _donor_hand(
     palm_length = (palm * palm_valid).sum(1) / palm_valid.sum(1).clamp(min=1)
     scale = torch.where(palm_length[donor] > _EPS, palm_length / palm_length[donor].clamp(min=_EPS), 1.0)
     relative = (donor_points - donor_points[:, :, :1]) * scale[:, None, None, None]
-    return relative, donor_mask & donor_mask[:, :, :1]
+    donor_confidence = carried(hand_confidence, lambda values: values[donor[:, None], donor_frame])
+    return relative, donor_mask & donor_mask[:, :, :1], donor_confidence
 
 
 @register_operator("handshape_change", level="spatial_local")
@@ -265,6 +285,7 @@ def handshape_change(
     strength: float = 1.0,
     hand: str = "dominant",
     mode: str = "auto",
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Re-shape one hand's fingers while its wrist, and so the sign's location and movement, stays where it was.
 
@@ -298,27 +319,40 @@ def handshape_change(
     fingers, above_base = _FINGERS.to(device), _FINGERS[:, 1:].to(device)
     points = keypoints.float()
     new_points, new_mask = points.clone(), mask.clone()
+    new_confidence = carried(confidence, torch.clone)
     for part in _HANDS:
-        hand_points = points[:, :, part.offset : part.offset + part.size]
-        hand_mask = mask[:, :, part.offset : part.offset + part.size]
+        joints = slice(part.offset, part.offset + part.size)
+        hand_points, hand_mask = points[:, :, joints], mask[:, :, joints]
+        hand_confidence = None if confidence is None else confidence[:, :, joints]
         original, original_mask = hand_points[:, :, above_base], hand_mask[:, :, above_base]
-        # Flexion needs the palm and the whole finger; elsewhere the finger keeps its shape.
+        # Flexion needs the palm and the whole finger; elsewhere the finger keeps its shape. A flexed finger keeps
+        # its points' confidences; a donor's finger brings the donor's.
         flexible = hand_mask[:, :, _PALM].all(-1)[..., None] & hand_mask[:, :, fingers].all(-1)
         reshaped = torch.where(flexible[..., None, None], _flexion_toggled(hand_points), original)
         reshaped_mask = original_mask
+        original_confidence = None if confidence is None else hand_confidence[:, :, above_base]
+        reshaped_confidence = original_confidence
         if use_donor:
-            relative, donor_mask = _donor_hand(hand_points, hand_mask, lengths, generator)
+            relative, donor_mask, donor_confidence = _donor_hand(
+                hand_points, hand_mask, lengths, generator, hand_confidence
+            )
             donor_seen = donor_mask[:, :, :1, None]
             donor_points = (hand_points[:, :, :1] + relative)[:, :, above_base]
             reshaped = torch.where(donor_seen[..., None], donor_points, reshaped)
             reshaped_mask = torch.where(donor_seen, donor_mask[:, :, above_base], reshaped_mask)
+            if confidence is not None:
+                reshaped_confidence = torch.where(donor_seen, donor_confidence[:, :, above_base], reshaped_confidence)
         reshaped = reshaped * reshaped_mask[..., None]
         this_hand = right if part is RIGHT_HAND else ~right
         apply = (finger_chosen & this_hand[:, None])[:, None, :, None] & hand_mask[:, :, :1, None]
         finger_joints = above_base.flatten() + part.offset
         new_points[:, :, finger_joints] = torch.where(apply[..., None], reshaped, original).flatten(2, 3)
         new_mask[:, :, finger_joints] = torch.where(apply, reshaped_mask, original_mask).flatten(2, 3)
-    return finish(keypoints, mask, new_points, new_mask, lengths)
+        if confidence is not None:
+            reshaped_confidence = reshaped_confidence * reshaped_mask
+            moved = torch.where(apply, reshaped_confidence, original_confidence)
+            new_confidence[:, :, finger_joints] = moved.flatten(2, 3)
+    return finish(keypoints, mask, new_points, new_mask, lengths, confidence, new_confidence)
 
 
 def _body_anchors(points: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -350,6 +384,7 @@ def hand_relocation(
     strength: float = 1.0,
     hand: str = "dominant",
     min_distance: float = 0.25,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Move one hand to another place on the body: the same handshape and movement, signed at the wrong location.
 
@@ -396,7 +431,7 @@ def hand_relocation(
         weight[:, wrist] = this_hand[:, 0]
         weight[:, elbow] = 0.5 * this_hand[:, 0]
     moved = points + weight[:, None, :, None] * offset[:, None, None, :]
-    return finish(keypoints, mask, torch.where(mask[..., None], moved, points), mask, lengths)
+    return finish(keypoints, mask, torch.where(mask[..., None], moved, points), mask, lengths, confidence, confidence)
 
 
 _HEAD_POINTS = [_BODY_POINT[name] for name in ("nose", "left_ear", "right_ear")]
@@ -410,6 +445,7 @@ def face_freeze(
     generator: torch.Generator | None = None,
     strength: float = 1.0,
     include_head: bool = True,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Freeze the face (and the head: nose and ears) at its first observed position.
 
@@ -433,7 +469,7 @@ def face_freeze(
     frozen = torch.where(mask[:, :, joints, None], frozen, region)
     new_points = points.clone()
     new_points[:, :, joints] = frozen
-    return finish(keypoints, mask, new_points, mask, lengths)
+    return finish(keypoints, mask, new_points, mask, lengths, confidence, confidence)
 
 
 @register_operator("face_drop", level="spatial_local")
@@ -443,6 +479,7 @@ def face_drop(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 1.0,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Mask face points out in every frame, as if the face tracker had failed.
 
@@ -459,4 +496,5 @@ def face_drop(
     dropped[:, FACE.offset : FACE.offset + FACE.size] = rank < count
     new_mask = mask & ~dropped[:, None]
     new_keypoints = keypoints.masked_fill(dropped[:, None, :, None], 0)
-    return finish(keypoints, mask, new_keypoints, new_mask, lengths)
+    new_confidence = carried(confidence, lambda values: values.masked_fill(dropped[:, None], 0))
+    return finish(keypoints, mask, new_keypoints, new_mask, lengths, confidence, new_confidence)

@@ -1,7 +1,8 @@
 """Temporal perturbation operators: they re-time the frames and leave each frame's skeleton as it was.
 
 Every operator builds a source-frame index (`B x T`: output frame `t` of sample `b` is input frame
-`source[b, t]`), which is the identity outside `[0, lengths[b])`, and gathers keypoints and masks with it; frames
+`source[b, t]`), which is the identity outside `[0, lengths[b])`, and gathers keypoints, masks (and confidences, when
+given) with it; frames
 never cross the sequence's own length and padding is untouched. Global operators re-order the whole sequence;
 local ones alter one window of `strength x length` frames at a random place per sample.
 
@@ -13,7 +14,16 @@ from __future__ import annotations
 
 import torch
 
-from .registry import PerturbedBatch, check_strength, finish, random_below, register_operator, uniform, valid_frames
+from .registry import (
+    PerturbedBatch,
+    carried,
+    check_strength,
+    finish,
+    random_below,
+    register_operator,
+    uniform,
+    valid_frames,
+)
 
 
 def _frame_index(lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -21,13 +31,18 @@ def _frame_index(lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 
 def gather_frames(
-    keypoints: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor, source: torch.Tensor
+    keypoints: torch.Tensor,
+    mask: torch.Tensor,
+    lengths: torch.Tensor,
+    source: torch.Tensor,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Output frame `t` of sample `b` is input frame `source[b, t]` (padding restored exactly)."""
     channels, num_joints = keypoints.shape[-1], keypoints.shape[-2]
     new_keypoints = keypoints.gather(1, source[:, :, None, None].expand(-1, -1, num_joints, channels))
-    new_mask = mask.gather(1, source[:, :, None].expand(-1, -1, num_joints))
-    return finish(keypoints, mask, new_keypoints, new_mask, lengths)
+    frame_source = source[:, :, None].expand(-1, -1, num_joints)
+    new_confidence = carried(confidence, lambda values: values.gather(1, frame_source))
+    return finish(keypoints, mask, new_keypoints, mask.gather(1, frame_source), lengths, confidence, new_confidence)
 
 
 def _window_width(
@@ -58,7 +73,11 @@ def _in_window(start: torch.Tensor, width: torch.Tensor, num_frames: int) -> tor
 
 
 def freeze_frames(
-    keypoints: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor, frames: torch.Tensor
+    keypoints: torch.Tensor,
+    mask: torch.Tensor,
+    lengths: torch.Tensor,
+    frames: torch.Tensor,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Replace every frame in `frames` (`B x T` bool) by the last frame before it that is not in `frames` (the first
     one after it when there is none before; frame 0 when the whole sequence is in `frames`)."""
@@ -69,11 +88,15 @@ def freeze_frames(
     previous = torch.where(kept, frame, -1).cummax(1).values
     following = torch.where(kept, frame, num_frames).flip(1).cummin(1).values.flip(1)
     held = torch.where(previous >= 0, previous, torch.where(following < lengths[:, None], following, 0))
-    return gather_frames(keypoints, mask, lengths, torch.where(frames & valid, held, frame))
+    return gather_frames(keypoints, mask, lengths, torch.where(frames & valid, held, frame), confidence)
 
 
 def drop_frames(
-    keypoints: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor, frames: torch.Tensor
+    keypoints: torch.Tensor,
+    mask: torch.Tensor,
+    lengths: torch.Tensor,
+    frames: torch.Tensor,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Remove the frames in `frames` (`B x T` bool) and stretch the remaining ones, in order, back over the
     sequence's length by nearest-frame resampling (each remaining frame appears at least once).
@@ -90,7 +113,8 @@ def drop_frames(
     kept_frames = torch.argsort(torch.where(kept, frame, num_frames + frame), dim=1)
     position = ((2 * frame + 1) * kept_count) // (2 * lengths[:, None].clamp(min=1))
     source = kept_frames.gather(1, position.clamp(max=num_frames - 1))
-    return gather_frames(keypoints, mask, lengths, torch.where(valid & (kept_count > 0), source, frame))
+    kept_source = torch.where(valid & (kept_count > 0), source, frame)
+    return gather_frames(keypoints, mask, lengths, kept_source, confidence)
 
 
 def shuffle_frames(
@@ -99,6 +123,7 @@ def shuffle_frames(
     lengths: torch.Tensor,
     frames: torch.Tensor,
     generator: torch.Generator | None = None,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Permute the frames in `frames` (`B x T` bool) among their own places, so that each of them receives another
     one of them (a random cyclic order; nothing moves where only one frame is selected)."""
@@ -113,7 +138,7 @@ def shuffle_frames(
     following = torch.where(rank + 1 < count, rank + 1, 0)
     incoming = torch.where(rank < count, order.gather(1, following), order)
     source = frame.clone().scatter_(1, order, incoming)
-    return gather_frames(keypoints, mask, lengths, source)
+    return gather_frames(keypoints, mask, lengths, source, confidence)
 
 
 @register_operator("sequence_reversal", level="temporal_global", randomized=False)
@@ -123,6 +148,7 @@ def sequence_reversal(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 1.0,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Play each sequence backwards within its own length: frame `t` becomes frame `length - 1 - t`.
 
@@ -131,7 +157,7 @@ def sequence_reversal(
     check_strength(strength)
     frame = _frame_index(lengths, keypoints.shape[1])
     source = torch.where(frame < lengths[:, None], lengths[:, None] - 1 - frame, frame)
-    return gather_frames(keypoints, mask, lengths, source)
+    return gather_frames(keypoints, mask, lengths, source, confidence)
 
 
 @register_operator("segment_shuffle", level="temporal_global")
@@ -142,6 +168,7 @@ def segment_shuffle(
     generator: torch.Generator | None = None,
     strength: float = 1.0,
     max_segments: int = 8,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Cut each sequence into `k` equal segments and play them in a random order (never the original one).
 
@@ -172,7 +199,7 @@ def segment_shuffle(
 
     segment_key = segment_rank.gather(1, segment.clamp(max=num_segments - 1))
     key = torch.where(valid, segment_key, num_segments) * num_frames + frame
-    return gather_frames(keypoints, mask, lengths, torch.argsort(key, dim=1))
+    return gather_frames(keypoints, mask, lengths, torch.argsort(key, dim=1), confidence)
 
 
 @register_operator("window_shuffle", level="temporal_local")
@@ -182,6 +209,7 @@ def window_shuffle(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 0.2,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Shuffle the frames of one window: within it the motion is scrambled (every frame of the window lands on
     another place of it), outside it nothing changes.
@@ -192,7 +220,7 @@ def window_shuffle(
     strength = check_strength(strength)
     start, width = _window(lengths, strength, generator, minimum=2)
     window = _in_window(start, width, keypoints.shape[1])
-    return shuffle_frames(keypoints, mask, lengths, window, generator)
+    return shuffle_frames(keypoints, mask, lengths, window, generator, confidence)
 
 
 @register_operator("window_drop", level="temporal_local")
@@ -202,6 +230,7 @@ def window_drop(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 0.2,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Cut one window out and stretch the rest, in order, back over the sequence's length (nearest-frame
     resampling); lengths and padding do not change.
@@ -212,7 +241,7 @@ def window_drop(
     strength = check_strength(strength)
     start, width = _window(lengths, strength, generator, maximum=(lengths - 1).clamp(min=0))
     window = _in_window(start, width, keypoints.shape[1])
-    return drop_frames(keypoints, mask, lengths, window)
+    return drop_frames(keypoints, mask, lengths, window, confidence)
 
 
 @register_operator("window_repeat", level="temporal_local")
@@ -222,6 +251,7 @@ def window_repeat(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 0.2,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Play one window twice: the copy overwrites the frames that follow it.
 
@@ -234,7 +264,8 @@ def window_repeat(
     start = random_below(lengths - 2 * width + 1, generator)
     frame = _frame_index(lengths, keypoints.shape[1])
     copy = _in_window(start + width, width, keypoints.shape[1])
-    return gather_frames(keypoints, mask, lengths, torch.where(copy, frame - width[:, None], frame))
+    copied = torch.where(copy, frame - width[:, None], frame)
+    return gather_frames(keypoints, mask, lengths, copied, confidence)
 
 
 @register_operator("window_freeze", level="temporal_local")
@@ -244,6 +275,7 @@ def window_freeze(
     lengths: torch.Tensor,
     generator: torch.Generator | None = None,
     strength: float = 0.2,
+    confidence: torch.Tensor | None = None,
 ) -> PerturbedBatch:
     """Hold the first frame of one window over the whole window: the signer stops moving for its duration.
 
@@ -253,4 +285,4 @@ def window_freeze(
     strength = check_strength(strength)
     start, width = _window(lengths, strength, generator, minimum=2)
     held = _in_window(start + 1, (width - 1).clamp(min=0), keypoints.shape[1])
-    return freeze_frames(keypoints, mask, lengths, held)
+    return freeze_frames(keypoints, mask, lengths, held, confidence)

@@ -39,7 +39,9 @@ class SignTranslationCollator(PoseCollator):
         decoder_start_token_id (`int`, *optional*): When set, `decoder_input_ids` (the labels shifted right behind
             this token) are added to the batch; the Trainer's label smoother removes `labels` before the forward pass,
             so the model could not derive them itself.
-        max_frames, confidence_threshold, frame_sampling: see [`PoseCollator`].
+        max_frames, confidence_threshold, frame_sampling, seed, normalization: see [`PoseCollator`]; the trainer
+            builds it with `SignTranslationCollator.for_model(model, ...)`, so it feeds the model the input convention
+            it was trained on.
     """
 
     tokenizer: Any = None

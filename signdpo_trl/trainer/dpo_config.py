@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
-from .levels import LEVEL_TABLE, POSE_LEVELS, SIGNDPO_LEVELS, resolve_level
+from .levels import LEVEL_TABLE, POSE_LEVELS, SIGNDPO_LEVELS, check_level_operators, resolve_level
 from .losses import LEVEL_REDUCTIONS, NLL_LOSS_TYPE, NLL_NORMALIZATIONS, PREFERENCE_LOSS_TYPES
 from .precision import hardware_bf16
 
@@ -104,7 +104,16 @@ class SignDPOConfig(DPOConfig):
             Weight of a pair outside its level's band: 0 drops it, a value in (0, 1) down-weights it.
 
     Defaults that differ from [`~trl.DPOConfig`]: `bf16` follows the hardware (on only where CUDA supports it),
-    activation checkpointing off, `remove_unused_columns=False`, `learning_rate=5e-6`.
+    activation checkpointing off, `remove_unused_columns=False`, `learning_rate=5e-6`, `max_length=None`.
+
+    [`~trl.DPOConfig`] options that do not apply to pose rows are refused when set, each with the option to use
+    instead: `max_length` (use `max_target_length` and `max_frames`), `truncation_mode="keep_end"` (targets keep
+    their start), `pad_to_multiple_of`, `padding_free`, `dataset_num_proc` (use `dataloader_num_workers`),
+    `precompute_ref_log_probs` and `precompute_ref_batch_size`, `use_weighting`, `ld_alpha`, `router_aux_loss_coef`,
+    `activation_offloading` (use `activation_checkpointing`), `pad_token` (set the tokenizer's),
+    `f_divergence_type` other than `"reverse_kl"`, `label_smoothing` without the `"robust"` loss, and the
+    `Trainer`'s `label_smoothing_factor` (use `nll_label_smoothing`). Every number is checked to be finite and in
+    range, and every operator name against the registry, when the configuration is built.
     """
 
     levels: list[str] = field(
@@ -196,26 +205,15 @@ class SignDPOConfig(DPOConfig):
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Must stay False: the collator reads the pose columns."}
     )
+    # DPOConfig truncates its prompt-completion sequences at 1024 tokens; SignDPO has none, and refuses a value.
+    max_length: int | None = field(
+        default=None, metadata={"help": "Not used: set max_target_length (target tokens) and max_frames instead."}
+    )
 
     def __post_init__(self):
         if self.bf16 is None:
             self.bf16 = hardware_bf16(self.fp16, self.use_cpu)
-        if self.precompute_ref_log_probs:
-            raise ValueError(
-                "precompute_ref_log_probs=True is unsound for SignDPO: rejected samples are drawn at random at every "
-                "step, so reference log-probs computed once before training belong to other pairs. "
-                "Set precompute_ref_log_probs=False."
-            )
-        if self.padding_free:
-            raise ValueError(
-                "padding_free=True packs causal-LM sequences and does not apply to SignDPO; set it False."
-            )
-        if self.use_weighting:
-            raise ValueError("use_weighting (WPO) is not supported by SignDPO; set use_weighting=False.")
-        if self.ld_alpha is not None:
-            raise ValueError("ld_alpha (LD-DPO) is not supported by SignDPO: input-level pairs share the same text.")
-        if self.remove_unused_columns:
-            raise ValueError("remove_unused_columns=True would strip the pose columns; set it to False.")
+        self._refuse_unused_options()
         super().__post_init__()
 
         if not self.levels:
@@ -235,8 +233,25 @@ class SignDPOConfig(DPOConfig):
                     f"{name} must hold one bound per level ({len(self.levels)} for {self.levels}; -inf/inf for none); "
                     f"got {bounds}."
                 )
+        for level in self.levels:
+            low, high = self.level_band(level)
+            if low is not None and high is not None and low > high:
+                raise ValueError(
+                    f"The reference-margin band of level {level!r} is empty: reference_margin_min {low} exceeds "
+                    f"reference_margin_max {high}, so every pair would lie outside it."
+                )
         if not math.isfinite(self.beta) or self.beta <= 0:
             raise ValueError(f"beta must be a positive finite number; got {self.beta}.")
+        if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
+            raise ValueError(f"learning_rate must be a non-negative finite number; got {self.learning_rate}.")
+        if self.loss_weights is not None and any(not math.isfinite(w) or w < 0 for w in self.loss_weights):
+            raise ValueError(
+                f"loss_weights must be non-negative finite numbers, one per loss_type entry; got {self.loss_weights}."
+            )
+        if not 0.0 <= self.ref_model_mixup_alpha <= 1.0:
+            raise ValueError(f"ref_model_mixup_alpha must lie in [0, 1]; got {self.ref_model_mixup_alpha}.")
+        if self.ref_model_sync_steps < 1:
+            raise ValueError(f"ref_model_sync_steps must be at least 1; got {self.ref_model_sync_steps}.")
         for name in ("chosen_anchor_weight", "dpop_lambda", "band_outside_weight"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
@@ -275,6 +290,12 @@ class SignDPOConfig(DPOConfig):
                 f"The 'robust' loss needs label_smoothing in [0, 0.5); got {self.label_smoothing}. Set it to the "
                 "assumed fraction of flipped preferences, e.g. 0.1."
             )
+        if "robust" not in self.loss_type and self.label_smoothing != 0.0:
+            raise ValueError(
+                f"label_smoothing={self.label_smoothing} would be ignored: in SignDPO it is the flip rate of the "
+                f"'robust' loss only, and loss_type is {self.loss_type}. Add 'robust' to loss_type, or set "
+                "label_smoothing=0.0 (for label smoothing of the NLL anchor, set nll_label_smoothing)."
+            )
         if self.f_divergence_type != "reverse_kl":
             raise ValueError(
                 f"f_divergence_type={self.f_divergence_type!r} is not supported by SignDPO, whose margins are plain "
@@ -284,14 +305,102 @@ class SignDPOConfig(DPOConfig):
             strength = getattr(self, f"{level}_strength")
             if not 0.0 <= strength <= 1.0:
                 raise ValueError(f"{level}_strength must lie in [0, 1]; got {strength}.")
-            if level in self.levels and not getattr(self, f"{level}_operators"):
-                raise ValueError(f"Level {level!r} is on but {level}_operators is empty; name at least one operator.")
+        check_level_operators(self, built="SignDPOConfig")
         if self.language not in ("en", "zh"):
             raise ValueError(f"language must be 'en' or 'zh'; got {self.language!r}.")
+        if isinstance(self.attention_top_k, bool) or not isinstance(self.attention_top_k, int):
+            raise ValueError(f"attention_top_k is a number of frames, a whole number; got {self.attention_top_k!r}.")
         if self.attention_top_k < 1:
             raise ValueError(f"attention_top_k must be at least 1; got {self.attention_top_k}.")
         if self.max_frames < 1 or self.max_target_length < 2:
             raise ValueError("max_frames must be >= 1 and max_target_length >= 2.")
+        if not 0.0 <= self.confidence_threshold < 1.0:
+            raise ValueError(f"confidence_threshold must lie in [0, 1); got {self.confidence_threshold}.")
+
+    def _refuse_unused_options(self) -> None:
+        """Refuses the options of `DPOConfig` (and `TrainingArguments`) that SignDPO would otherwise ignore, each with
+        what to set instead."""
+        pad_to_multiple_of = self.pad_to_multiple_of
+        # TRL's own spellings of "no padding multiple" ("auto" is none off Neuron; the CLI passes strings).
+        pads_to_a_multiple = pad_to_multiple_of is not None and not (
+            isinstance(pad_to_multiple_of, str) and pad_to_multiple_of.lower() in ("auto", "none", "null")
+        )
+        refused = [
+            (
+                self.precompute_ref_log_probs,
+                "precompute_ref_log_probs=True is unsound for SignDPO: rejected samples are drawn at random at every "
+                "step, so reference log-probs computed once before training belong to other pairs. "
+                "Set precompute_ref_log_probs=False.",
+            ),
+            (
+                self.precompute_ref_batch_size is not None,
+                f"precompute_ref_batch_size={self.precompute_ref_batch_size} is not used by SignDPO, which computes "
+                "the reference log-probs inside every step; remove it (the step's batch is "
+                "per_device_train_batch_size).",
+            ),
+            (
+                self.padding_free,
+                "padding_free=True packs causal-LM sequences and does not apply to SignDPO; set it False.",
+            ),
+            (
+                self.use_weighting,
+                "use_weighting (WPO) is not supported by SignDPO; set use_weighting=False.",
+            ),
+            (
+                self.ld_alpha is not None,
+                "ld_alpha (LD-DPO) is not supported by SignDPO: input-level pairs share the same text. Leave ld_alpha "
+                "unset (None).",
+            ),
+            (
+                self.remove_unused_columns,
+                "remove_unused_columns=True would strip the pose columns; set it to False.",
+            ),
+            (
+                self.max_length is not None,
+                f"max_length={self.max_length} is not used by SignDPO, which has no prompt-completion sequence to "
+                "truncate: set max_target_length (target tokens, end-of-sequence included) and max_frames (frames "
+                "per clip) instead.",
+            ),
+            (
+                self.truncation_mode != "keep_start",
+                f"truncation_mode={self.truncation_mode!r} is not supported by SignDPO, which cuts target texts at "
+                "max_target_length tokens keeping their start; set truncation_mode='keep_start'.",
+            ),
+            (
+                pads_to_a_multiple,
+                f"pad_to_multiple_of={pad_to_multiple_of!r} is not used by SignDPO, whose collator pads every batch "
+                "to its longest clip and text; set pad_to_multiple_of=None.",
+            ),
+            (
+                self.dataset_num_proc is not None,
+                f"dataset_num_proc={self.dataset_num_proc} is not used by SignDPO, which preprocesses nothing: the "
+                "collator builds every batch, its pairs included, when it is drawn. Set dataloader_num_workers to "
+                "build batches in parallel instead.",
+            ),
+            (
+                self.router_aux_loss_coef is not None,
+                f"router_aux_loss_coef={self.router_aux_loss_coef} applies to Mixture-of-Experts language models; "
+                "SignDPO's pose-to-text models have no router loss. Remove it.",
+            ),
+            (
+                self.activation_offloading,
+                "activation_offloading=True is not supported by SignDPO, whose step does not offload activations; "
+                "set activation_checkpointing=True to save activation memory instead.",
+            ),
+            (
+                self.pad_token is not None,
+                f"pad_token={self.pad_token!r} is not used by SignDPO (and deprecated in TRL): set the tokenizer's "
+                "pad_token and pass the tokenizer as processing_class.",
+            ),
+            (
+                self.label_smoothing_factor != 0.0,
+                f"label_smoothing_factor={self.label_smoothing_factor} is not used by SignDPO, whose loss is its own "
+                "(the Trainer's label smoother never runs): set nll_label_smoothing to smooth the 'sft' NLL term.",
+            ),
+        ]
+        for is_set, message in refused:
+            if is_set:
+                raise ValueError(message)
 
     def _check_per_level(self, name: str, values: list[float], minimum: float, strict: bool = False) -> None:
         bad = [v for v in values if not math.isfinite(v) or v < minimum or (strict and v == minimum)]

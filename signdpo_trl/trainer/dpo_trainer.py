@@ -18,6 +18,7 @@ from transformers.trainer import Trainer
 from trl import DPOTrainer
 from trl.trainer.base_trainer import _BaseTrainer
 
+from ..data.collation import pose_normalization_of
 from .collators import CollatorResumeCallback, PoseBatch, PoseCollator
 from .dpo_config import SignDPOConfig
 from .levels import build_preference_hooks
@@ -78,7 +79,8 @@ class SignDPOTrainer(DPOTrainer):
             disabled (peft) or a frozen copy of the policy made before training; never reloaded by name.
         args ([`SignDPOConfig`], *optional*): Configuration.
         data_collator (`Callable`, *optional*): Defaults to a [`SignPreferenceCollator`] with the hooks of
-            `args.levels`.
+            `args.levels` and the input convention of the model's config (`pose_normalization`); a `PoseCollator`
+            passed here must build that convention too.
         train_dataset ([`~datasets.Dataset`]): Pose rows.
         eval_dataset ([`~datasets.Dataset`] or `dict[str, Dataset]`, *optional*): Pose rows for evaluation.
         processing_class ([`~transformers.PreTrainedTokenizerBase`]): The target-text tokenizer.
@@ -156,8 +158,15 @@ class SignDPOTrainer(DPOTrainer):
             if callable(getattr(module, "freeze_statistics", None)):
                 module.freeze_statistics()
 
+        if ref_model is not None and pose_normalization_of(ref_model) != pose_normalization_of(model):
+            raise ValueError(
+                f"The model was trained on {pose_normalization_of(model)!r} inputs and ref_model on "
+                f"{pose_normalization_of(ref_model)!r} inputs (their configs' `pose_normalization`); both score the "
+                "same preference pairs, so they must read the same input convention."
+            )
         if data_collator is None:
-            data_collator = SignPreferenceCollator(
+            data_collator = SignPreferenceCollator.for_model(
+                model,
                 tokenizer=processing_class,
                 hooks=build_preference_hooks(args),
                 text_column=args.text_column,
@@ -167,6 +176,8 @@ class SignDPOTrainer(DPOTrainer):
                 frame_sampling="uniform",
                 seed=(args.seed, args.process_index),
             )
+        elif isinstance(data_collator, PoseCollator):
+            data_collator.check_model(model)
 
         # DPOTrainer.__init__ prepares text datasets and patches a causal LM head; SignDPO needs neither, so the
         # Trainer is initialised directly and DPOTrainer contributes its logging, checkpointing and model card.
@@ -228,7 +239,12 @@ class SignDPOTrainer(DPOTrainer):
         collator's seeded stream (`step_seed`), never from torch's global generator, so a resumed run draws the same
         pairs.
         """
-        source = PoseBatch(inputs["source_keypoints"], inputs["source_mask"], inputs["source_lengths"])
+        source = PoseBatch(
+            inputs["source_keypoints"],
+            inputs["source_mask"],
+            inputs["source_lengths"],
+            inputs.get("source_confidence"),
+        )
         seed = int(inputs["step_seed"].reshape(-1)[0]) if "step_seed" in inputs else int(torch.randint(0, 2**62, ()))
         # The operators are tensor code and run where the batch is; only the generator (its draws) lives on the CPU.
         generator = torch.Generator().manual_seed(seed)

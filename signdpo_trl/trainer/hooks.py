@@ -4,6 +4,10 @@ The chosen side of every pair is the clean clip and its reference text. A hook b
 input-level hooks return a perturbed pose (same text), the language hook returns corrupted texts (same pose). Users
 add their own level by subclassing `PoseHook` (or registering a new operator and naming it in the configuration)
 without touching the trainer.
+
+A pose hook returns a source-space `PoseBatch` that `PoseCollator.encode` turns into the rejected `pose`. Under the
+`"unisign"` input convention the batch carries the detector's confidences (`PoseBatch.confidence`), which the model
+sees: a hook passes them on, moved with the points (operators do it when called with `confidence=`).
 """
 
 from __future__ import annotations
@@ -55,13 +59,17 @@ class PoseHook(PreferenceHook):
 
     def __call__(self, batch: PoseBatch, examples: Sequence[dict[str, Any]], generator: torch.Generator) -> PoseBatch:
         choice = torch.randint(len(self.operators), (len(batch.lengths),), generator=generator)
-        keypoints, mask = batch.keypoints, batch.mask
+        keypoints, mask, confidence = batch.keypoints, batch.mask, batch.confidence
         for index, operator in enumerate(self.operators):
-            perturbed = operator(batch.keypoints, batch.mask, batch.lengths, generator=generator)
+            perturbed = operator(
+                batch.keypoints, batch.mask, batch.lengths, generator=generator, confidence=batch.confidence
+            )
             chosen_here = choice == index
             keypoints = torch.where(chosen_here[:, None, None, None], perturbed.keypoints, keypoints)
             mask = torch.where(chosen_here[:, None, None], perturbed.mask, mask)
-        return PoseBatch(keypoints=keypoints, mask=mask, lengths=batch.lengths)
+            if confidence is not None:
+                confidence = torch.where(chosen_here[:, None, None], perturbed.confidence, confidence)
+        return PoseBatch(keypoints=keypoints, mask=mask, lengths=batch.lengths, confidence=confidence)
 
 
 class AttentionHook(PreferenceHook):
@@ -95,8 +103,9 @@ class AttentionHook(PreferenceHook):
             strength=self.strength,
             top_k=self.top_k,
             operators=self.operators,
+            confidence=batch.confidence,
         )
-        return PoseBatch(keypoints=perturbed.keypoints, mask=perturbed.mask, lengths=batch.lengths)
+        return PoseBatch(perturbed.keypoints, perturbed.mask, batch.lengths, perturbed.confidence)
 
 
 class LanguageHook(PreferenceHook):

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ..perturbations import IN_STEP_LEVELS, LEVEL_ALIASES, canonical_level
+from ..perturbations import IN_STEP_LEVELS, LEVEL_ALIASES, canonical_level, get_operator_spec, list_operators
 from ..perturbations import LEVELS as PERTURBATION_LEVELS
+from ..perturbations.attention import FRAME_SET_OPERATORS, SALIENT_PART
 from .hooks import AttentionHook, LanguageHook, PoseHook, PreferenceHook
 
 
@@ -77,9 +78,63 @@ def resolve_level(name: str) -> str:
     return name
 
 
+def level_operators(level: str) -> list[str]:
+    """The operator names a pose level can draw from, among the operators registered now.
+
+    A level built in the collator takes any registered operator except those that need the model's salience; the
+    attention level takes what [`~signdpo_trl.perturbations.attention_guided_perturbation`] applies at salient frames:
+    `"salient_part"`, the frame-set operators and every registered spatial operator.
+    """
+    if LEVEL_TABLE[level].runs_in == "step":
+        spatial = [name for name in list_operators() if get_operator_spec(name).level.startswith("spatial")]
+        return [SALIENT_PART, *FRAME_SET_OPERATORS, *spatial]
+    return [name for name in list_operators() if not get_operator_spec(name).requires_salience]
+
+
+def check_level_operators(args, built: str) -> None:
+    """Raises a `ValueError` if a pose level that `args` turns on names an operator it cannot draw from.
+
+    The message names the level, the offending names and the registered names the level accepts. It runs when the
+    configuration is built, so a user's own operator must be registered before that, and again when the trainer
+    builds its hooks, which catches names set on the configuration after it was built.
+
+    Args:
+        args ([`SignDPOConfig`]): The configuration.
+        built (`str`): What is being built, for the message (`"SignDPOConfig"`, `"SignDPOTrainer"`).
+    """
+    for level in args.levels:
+        if LEVEL_TABLE[level].side != "pose":
+            continue
+        operators = getattr(args, f"{level}_operators")
+        if not operators:
+            raise ValueError(f"Level {level!r} is on but {level}_operators is empty; name at least one operator.")
+        accepted = level_operators(level)
+        unknown = [name for name in operators if name not in accepted]
+        if unknown:
+            raise ValueError(
+                f"{level}_operators names {unknown}, which the {level!r} level cannot draw from; the registered "
+                f"operators it accepts are {accepted}. Register your own with `@register_operator(name, level=...)` "
+                f"before building the {built}."
+            )
+
+
 def build_preference_hooks(args) -> list[PreferenceHook]:
-    """The hooks of the levels a [`SignDPOConfig`] turns on, in its order, configured from it."""
+    """The hooks of the levels a [`SignDPOConfig`] turns on, in its order, configured from it.
+
+    The operator names are checked again first (see `check_level_operators`): the configuration may have been
+    changed since it was built.
+    """
+    check_level_operators(args, built="SignDPOTrainer")
     return [LEVEL_TABLE[resolve_level(level)].build_hook(args) for level in args.levels]
 
 
-__all__ = ["LEVEL_TABLE", "POSE_LEVELS", "SIGNDPO_LEVELS", "Level", "build_preference_hooks", "resolve_level"]
+__all__ = [
+    "LEVEL_TABLE",
+    "POSE_LEVELS",
+    "SIGNDPO_LEVELS",
+    "Level",
+    "build_preference_hooks",
+    "check_level_operators",
+    "level_operators",
+    "resolve_level",
+]

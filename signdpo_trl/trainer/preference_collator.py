@@ -20,8 +20,9 @@ class SignPreferenceCollator(PoseCollator):
     - `pose`, `pose_mask`, `labels`: the chosen side (clean clip, reference text);
     - `rejected_pose_<level>` for every input-level hook (same text, perturbed pose; same frame mask);
     - `rejected_labels_language` for the language hook (same pose, corrupted text);
-    - `source_keypoints`, `source_mask`, `source_lengths`: the chosen clip in source space, for in-step hooks
-      (the attention level), which the trainer runs once it has the reference model's salience;
+    - `source_keypoints`, `source_mask`, `source_lengths` (and `source_confidence` under the `"unisign"` input
+      convention): the chosen clip in source space, for in-step hooks (the attention level), which the trainer runs
+      once it has the reference model's salience;
     - `step_seed`: a seed drawn from the batch's generator for the in-step hooks' own draws, so that they too come
       from the collator's seeded stream (a resumed run draws the same pairs).
 
@@ -33,7 +34,7 @@ class SignPreferenceCollator(PoseCollator):
         hooks (`Sequence[PreferenceHook]`): The preference hooks, one per level.
         text_column (`str`, defaults to `"text"`): Column of the reference translation.
         max_target_length (`int`, defaults to `128`): Maximum number of target tokens.
-        max_frames, confidence_threshold, frame_sampling, seed, batch_index: see [`PoseCollator`].
+        max_frames, confidence_threshold, frame_sampling, seed, batch_index, normalization: see [`PoseCollator`].
     """
 
     tokenizer: Any = None
@@ -80,5 +81,7 @@ class SignPreferenceCollator(PoseCollator):
             inputs["source_keypoints"] = batch.keypoints
             inputs["source_mask"] = batch.mask
             inputs["source_lengths"] = batch.lengths
+            if batch.confidence is not None:
+                inputs["source_confidence"] = batch.confidence
             inputs["step_seed"] = torch.randint(0, 2**62, (1,), generator=generator)
         return inputs

@@ -13,7 +13,7 @@ from transformers import EvalPrediction, Seq2SeqTrainer
 from trl.trainer.base_trainer import _BaseTrainer
 
 from ..metrics import compute_slt_metrics, probe_accuracy
-from .collators import CollatorResumeCallback, SignTranslationCollator
+from .collators import CollatorResumeCallback, PoseCollator, SignTranslationCollator
 from .sft_config import SignSFTConfig
 
 
@@ -29,7 +29,9 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
     Args:
         model ([`SignTranslationModel`] or `peft.PeftModel`): The model to train.
         args ([`SignSFTConfig`], *optional*): Training configuration; a default one writing to `sign-sft` if omitted.
-        data_collator (`Callable`, *optional*): Defaults to a [`SignTranslationCollator`] built from `args`.
+        data_collator (`Callable`, *optional*): Defaults to a [`SignTranslationCollator`] built from `args`, with the
+            input convention of the model's config (`pose_normalization`); a `PoseCollator` passed here must build
+            that convention too.
         train_dataset ([`~datasets.Dataset`], *optional*): Pose rows with `keypoints`, `confidence` and the text
             column.
         eval_dataset ([`~datasets.Dataset`] or `dict[str, Dataset]`, *optional*): Rows for evaluation.
@@ -57,7 +59,8 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
         if processing_class is None:
             raise ValueError("SignSFTTrainer needs the target tokenizer: pass processing_class=<tokenizer>.")
         if data_collator is None:
-            data_collator = SignTranslationCollator(
+            data_collator = SignTranslationCollator.for_model(
+                model,
                 tokenizer=processing_class,
                 text_column=args.text_column,
                 max_target_length=args.max_target_length,
@@ -67,6 +70,8 @@ class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
                 decoder_start_token_id=model.config.get_text_config(decoder=True).decoder_start_token_id,
                 seed=(args.seed, args.process_index),
             )
+        elif isinstance(data_collator, PoseCollator):
+            data_collator.check_model(model)
         self._metric_dataset = None
         self.last_signature: str | None = None
         super().__init__(
