@@ -373,7 +373,11 @@ def test_peft_trains_only_the_adapter_and_uses_the_disabled_adapter_as_reference
     torch.testing.assert_close(reference_logits, base_logits)
 
 
-def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("attention_placement", ["salient", "random"])
+def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(attention_placement, tmp_path):
+    """All six levels, the attention level's in-step draws included (its operator per clip, and with random placement
+    its frames too), come from the collator's seeded stream: a resumed run builds the same pairs."""
+
     def run(max_steps=5, resume_from_checkpoint=None):
         trainer = SignDPOTrainer(
             tiny_model(),
@@ -384,20 +388,43 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tmp_path):
                 per_device_train_batch_size=2,
                 save_strategy="steps",
                 save_steps=2,
+                attention_placement=attention_placement,
             ),
             train_dataset=pose_dataset(6),
             processing_class=tiny_tokenizer(),
         )
+        assert trainer.args.levels == list(SIGNDPO_LEVELS)
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-        return {entry["step"]: entry["loss"] for entry in trainer.state.log_history if "loss" in entry}
+        return {entry["step"]: entry for entry in trainer.state.log_history if "loss" in entry}
 
     # Six clips in batches of two: the checkpoint falls mid-epoch and step 4 starts the second epoch.
     uninterrupted = run()
     resumed = run(resume_from_checkpoint=str(tmp_path / "uninterrupted" / "checkpoint-2"))
     assert sorted(resumed) == [1, 2, 3, 4, 5]
-    assert [resumed[step] for step in (3, 4, 5)] == pytest.approx(
-        [uninterrupted[step] for step in (3, 4, 5)], abs=1e-6
-    )
+    per_level = {f"rewards/{level}/{name}" for level in SIGNDPO_LEVELS for name in ("chosen", "rejected", "margins")}
+    for step in (3, 4, 5):
+        assert per_level <= set(uninterrupted[step]) and resumed[step].keys() == uninterrupted[step].keys()
+        metrics = sorted(uninterrupted[step])
+        assert [resumed[step][key] for key in metrics] == pytest.approx(
+            [uninterrupted[step][key] for key in metrics], abs=1e-6
+        )
+
+
+def test_attention_level_draws_from_the_batch_step_seed_not_from_torch_global_generator(tmp_path):
+    trainer = make_trainer(tmp_path, levels=["attention"], attention_placement="random")
+    inputs = trainer.data_collator(pose_rows(3))
+    salience = torch.rand(3, inputs["pose"].shape[1])
+
+    torch.manual_seed(0)
+    first = trainer._attention_pose(inputs, salience)
+    state_after = torch.get_rng_state()
+    torch.manual_seed(1)
+    second = trainer._attention_pose(inputs, salience)
+    other_seed = trainer._attention_pose({**inputs, "step_seed": inputs["step_seed"] + 1}, salience)
+
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other_seed)
+    assert torch.equal(state_after, torch.manual_seed(0).get_state())
 
 
 def test_signdpo_freezes_the_pose_encoders_input_statistics(tmp_path):

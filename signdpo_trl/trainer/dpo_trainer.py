@@ -19,6 +19,7 @@ from trl import DPOTrainer
 from trl.trainer.base_trainer import _BaseTrainer
 
 from ..data.collation import pose_normalization_of
+from .checkpointing import AtomicCheckpointMixin
 from .collators import CollatorResumeCallback, PoseBatch, PoseCollator
 from .dpo_config import SignDPOConfig
 from .levels import build_preference_hooks
@@ -57,7 +58,7 @@ def disable_dropout(model: nn.Module) -> None:
                 setattr(module, name, 0.0)
 
 
-class SignDPOTrainer(DPOTrainer):
+class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
     """SignDPO: multi-level Direct Preference Optimisation for pose-to-text sign language translation.
 
     Used where a TRL user writes `DPOTrainer`: hand it the MLE model (a [`SignTranslationModel`], or a `peft` model

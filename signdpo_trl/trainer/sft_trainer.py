@@ -13,11 +13,12 @@ from transformers import EvalPrediction, Seq2SeqTrainer
 from trl.trainer.base_trainer import _BaseTrainer
 
 from ..metrics import compute_slt_metrics, probe_accuracy
+from .checkpointing import AtomicCheckpointMixin
 from .collators import CollatorResumeCallback, PoseCollator, SignTranslationCollator
 from .sft_config import SignSFTConfig
 
 
-class SignSFTTrainer(_BaseTrainer, Seq2SeqTrainer):
+class SignSFTTrainer(AtomicCheckpointMixin, _BaseTrainer, Seq2SeqTrainer):
     """Teacher-forced MLE trainer for [`SignTranslationModel`], the reference model of SignDPO.
 
     It collates pose rows itself (frame sampling, padding with a frame mask, per-part normalisation, target
