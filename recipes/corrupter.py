@@ -47,6 +47,7 @@ from signdpo_trl.script_utils import (
     SignDataArguments,
     SignModelArguments,
     build_model,
+    end_training,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
@@ -153,8 +154,7 @@ def main(data_args: SignDataArguments, training_args: CorrupterConfig, script_ar
         print(f"Wrote {output_dir / 'rejected_texts'}: train SignDPO with --rejected_texts_path pointing at it.")
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=data_args.benchmark or (None if data_args.dataset_path else "synthsign"))
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()
+    end_training(trainer)
 
 
 def cli(default_config: str | None = None):

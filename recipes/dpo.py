@@ -25,6 +25,7 @@ from signdpo_trl.script_utils import (
     SignModelArguments,
     build_model,
     checkpoint_to_resume,
+    end_training,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
@@ -74,8 +75,7 @@ def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args:
                 print(f"{name:>28}: {before[key]:8.2f} -> {after[f'after_{name}']:8.2f}")
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=data_args.benchmark or "synthsign")
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()
+    end_training(trainer)
 
 
 def cli(default_config: str | None = None):

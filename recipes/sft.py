@@ -26,6 +26,7 @@ from signdpo_trl.script_utils import (
     SignModelArguments,
     build_model,
     checkpoint_to_resume,
+    end_training,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
@@ -61,8 +62,7 @@ def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args:
         (Path(training_args.output_dir) / "test_metrics.json").write_text(json.dumps(summary, indent=2))
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=None if data_args.dataset_path else "synthsign")
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()
+    end_training(trainer)
 
 
 def cli(default_config: str | None = None):

@@ -424,3 +424,21 @@ def build_model(model_args: SignModelArguments, tokenizer: PreTrainedTokenizerBa
         text_config, prompt=model_args.prompt, tokenizer=tokenizer if model_args.prompt else None, **encoder_kwargs
     )
     return SignTranslationModel(config)
+
+
+def end_training(trainer) -> None:
+    """Ends a recipe's run on every process: waits for all of them, drops the trainer's and accelerate's references
+    to the distributed wrapper of the model, and only then destroys the process group.
+
+    A gloo process group destroyed while a DDP wrapper still holds it can deadlock at exit: the wrapper's destructor
+    then joins gloo's threads with the GIL held (pytorch/pytorch#56297). `trainer.model` (the unwrapped model) stays
+    usable.
+    """
+    import gc
+
+    accelerator = trainer.accelerator
+    accelerator.wait_for_everyone()
+    trainer.model_wrapped = trainer.model
+    accelerator.free_memory()
+    gc.collect()
+    accelerator.end_training()

@@ -110,3 +110,19 @@ def test_resumed_run_with_random_frame_sampling_logs_the_same_losses(tmp_path):
     assert [resumed[step] for step in (3, 4, 5)] == pytest.approx(
         [uninterrupted[step] for step in (3, 4, 5)], abs=1e-6
     )
+
+
+def test_end_training_drops_every_reference_to_the_wrapped_model_and_keeps_the_model(tmp_path):
+    import weakref
+
+    from signdpo_trl.script_utils import end_training
+
+    trainer = sft_trainer(tmp_path)
+    trainer.train()
+    wrapped = weakref.ref(trainer.model_wrapped)
+    end_training(trainer)
+
+    assert trainer.accelerator._models == []
+    assert trainer.model_wrapped is trainer.model
+    assert wrapped() is trainer.model  # on one CPU process the "wrapper" is the model itself, which stays usable
+    assert all(torch.isfinite(parameter).all() for parameter in trainer.model.parameters())

@@ -40,6 +40,7 @@ from transformers import (
     set_seed,
 )
 
+from ..trainer.checkpointing import AtomicCheckpointMixin
 from ..trainer.model_card import create_sign_model_card
 from .corrupter_config import CorrupterConfig
 from .mining import _normalize
@@ -302,12 +303,13 @@ def _check_pairs(dataset: Dataset, args: CorrupterConfig, split: str):
         )
 
 
-class CorrupterTrainer(Trainer):
+class CorrupterTrainer(AtomicCheckpointMixin, Trainer):
     """Fine-tunes a language model to rewrite a reference translation into a fluent but wrong one.
 
     A `transformers.Trainer` whose model is a seq2seq or causal LM with LoRA adapters (peft), loaded in 4-bit for
     QLoRA when `args.load_in_4bit` is set and CUDA is there. Everything the Trainer does (accelerate, checkpoints,
-    resuming, `push_to_hub`) works as usual; `save_model` writes the adapter, the tokenizer and a model card.
+    resuming, `push_to_hub`) works as usual, with checkpoints that appear whole or not at all (as the SignDPO
+    trainers'); `save_model` writes the adapter, the tokenizer and a model card.
 
     Args:
         model (`str`, `os.PathLike` or `PreTrainedModel`): The base: a name or a path (a seq2seq or causal LM, or a
