@@ -123,7 +123,9 @@ def test_benchmark_sft_then_dpo_recipes_run_end_to_end_from_published_label_file
     assert "SignDPO" in (dpo / "README.md").read_text()
 
 
-@pytest.mark.parametrize("script", [f"{stage}_{benchmark}.py" for benchmark in BENCHMARKS for stage in ("sft", "dpo")])
+@pytest.mark.parametrize(
+    "script", [f"{stage}_{benchmark}.py" for benchmark in BENCHMARKS for stage in ("sft", "dpo", "corrupter")]
+)
 def test_benchmark_recipe_without_the_data_names_the_missing_label_file_and_where_to_put_it(script, tmp_path):
     missing = tmp_path / "nowhere" / "labels"
     result = run_recipe(

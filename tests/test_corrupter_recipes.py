@@ -95,17 +95,6 @@ def test_dpo_recipe_trains_with_the_corrupter_samples_from_rejected_texts_path(c
     assert "after_bleu4" in json.loads((dpo / "test_metrics.json").read_text())["after"]
 
 
-@pytest.mark.parametrize("script", [f"corrupter_{benchmark}.py" for benchmark in ("openasl", "how2sign", "csl_daily")])
-def test_benchmark_corrupter_recipe_without_the_data_names_the_missing_label_file(script, tmp_path):
-    missing = tmp_path / "nowhere" / "labels"
-    result = run_recipe(
-        script, "--labels_path", str(missing), "--dataset_cache", str(tmp_path / "dataset"), check=False
-    )
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("FileNotFoundError") and str(missing) in last_line and "--labels_path" in last_line
-
-
 # rejected_texts_path
 
 
