@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from torch.nn.utils.rnn import pad_sequence
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -258,15 +259,15 @@ class CorrupterCollator:
         completion_ids = tokenizer(
             [" " + text for text in corrupted], max_length=self.max_length, truncation=True, add_special_tokens=False
         )["input_ids"]
-        sequences = [p + c + [tokenizer.eos_token_id] for p, c in zip(prompt_ids, completion_ids)]
-        width = max(len(sequence) for sequence in sequences)
-        input_ids = torch.full((len(sequences), width), tokenizer.pad_token_id, dtype=torch.long)
-        labels = torch.full((len(sequences), width), -100, dtype=torch.long)
-        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, (prompt, sequence) in enumerate(zip(prompt_ids, sequences)):
-            input_ids[row, : len(sequence)] = torch.tensor(sequence)
-            attention_mask[row, : len(sequence)] = 1
-            labels[row, len(prompt) : len(sequence)] = input_ids[row, len(prompt) : len(sequence)]
+        sequences = [torch.tensor(p + c + [tokenizer.eos_token_id]) for p, c in zip(prompt_ids, completion_ids)]
+        input_ids = pad_sequence(sequences, batch_first=True, padding_value=tokenizer.pad_token_id)
+        positions = torch.arange(input_ids.shape[1])
+        lengths = torch.tensor([len(sequence) for sequence in sequences])
+        prompt_lengths = torch.tensor([len(prompt) for prompt in prompt_ids])
+        attention_mask = (positions < lengths[:, None]).long()
+        # Only the wrong translation and its end-of-sequence token are learnt: not the prompt, not the padding.
+        learnt = (positions >= prompt_lengths[:, None]) & attention_mask.bool()
+        labels = input_ids.masked_fill(~learnt, -100)
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 

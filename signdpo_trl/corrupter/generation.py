@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ._cache import ColumnCache, with_text_column
 from .corrupter_config import CAUSAL_PROMPT_TEMPLATE, SEQ2SEQ_PROMPT_TEMPLATE
 from .corrupter_trainer import corrupter_inputs
-from .mining import _EMPTY, _ERROR, _SAME, _TOO_CLOSE, _check_threshold, _normalize, _select_errors
+from .mining import _EMPTY, _ERROR, _SAME, _TOO_CLOSE, _check_threshold, _select_errors, check_references
 
 
 logger = logging.getLogger(__name__)
@@ -135,12 +135,7 @@ def generate_rejected_texts(
     if text_column not in dataset.column_names:
         raise ValueError(f"The dataset has no column {text_column!r} (it has {dataset.column_names}).")
     references = list(dataset[text_column])
-    empty = [row for row, text in enumerate(references) if not isinstance(text, str) or not _normalize(text, language)]
-    if empty:
-        raise ValueError(
-            f"{len(empty)} row(s) have no reference translation in {text_column!r} (first rows: {empty[:10]}); a "
-            "wrong translation is written from a reference. Drop them first."
-        )
+    check_references(references, text_column, language, "a wrong translation is written from a reference")
     is_encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
     if prompt_template is None:
         prompt_template = SEQ2SEQ_PROMPT_TEMPLATE if is_encoder_decoder else CAUSAL_PROMPT_TEMPLATE

@@ -205,13 +205,19 @@ def _validate(
             f"(`keypoints`, `confidence`) and their reference translation (text_column={text_column!r})."
         )
     references = list(dataset[text_column])
+    check_references(references, text_column, language, "errors are judged against it")
+    return references
+
+
+def check_references(references: Sequence, text_column: str, language: str, why: str) -> None:
+    """Refuses rows whose reference translation is missing or empty once punctuation and whitespace are removed,
+    naming how many and the first rows; `why` says what the reference is needed for."""
     empty = [i for i, text in enumerate(references) if not isinstance(text, str) or not _normalize(text, language)]
     if empty:
         raise ValueError(
-            f"{len(empty)} row(s) have no reference translation in {text_column!r} (first: {empty[:10]}), and errors "
-            "are judged against it. Drop them first, e.g. `dataset.filter(lambda row: row[text_column].strip())`."
+            f"{len(empty)} row(s) have no reference translation in {text_column!r} (first: {empty[:10]}), and {why}. "
+            "Drop them first, e.g. `dataset.filter(lambda row: row[text_column].strip())`."
         )
-    return references
 
 
 def _select_errors(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from datasets import Dataset, Features, Value
 
-from .mining import _normalize
+from .mining import _normalize, check_references
 from .rules import corrupt_text
 
 
@@ -90,9 +90,7 @@ def corrupter_pairs(
         )
     references = list(mined[text_column])
     errors = list(mined[rejected_texts_column])
-    empty = [row for row, text in enumerate(references) if not isinstance(text, str) or not _normalize(text, language)]
-    if empty:
-        raise ValueError(f"{len(empty)} row(s) have no reference in {text_column!r} (first rows: {empty[:10]}).")
+    check_references(references, text_column, language, "a pair is built on its reference")
     generator = torch.Generator().manual_seed(seed)
     columns = {reference_column: [], corrupted_column: [], "source": []}
     written: set[tuple[str, str]] = set()
