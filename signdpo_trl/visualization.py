@@ -216,36 +216,50 @@ def save_skeleton_gif(
     confidence_threshold: float = 0.3,
     aspect: float = 1.0,
     title: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> str:
-    """Animate a pose sequence as a GIF (matplotlib's Pillow writer).
+    """Animate a pose sequence as a GIF (matplotlib's Pillow writer), or several side by side on shared axes (a clip
+    and its perturbations, say).
 
     Args:
-        pose: Pose input as accepted by `plot_skeleton_frames`.
+        pose: Pose input as accepted by `plot_skeleton_frames`, or a list of them (with `labels`): one panel each,
+            played in step; a shorter sequence holds its last frame.
         path (`str`): Output `.gif` path.
-        fps (`float`, *optional*): Frame rate; defaults to the sequence's own, else 25.
+        fps (`float`, *optional*): Frame rate; defaults to the (first) sequence's own, else 25.
         confidence_threshold, aspect, title: As in `plot_skeleton_frames`.
+        labels (`list[str]`, *optional*): One panel title per sequence when `pose` is a list.
 
     Returns:
         `str`: The path written.
     """
-    fps = fps or getattr(pose, "fps", None) or 25.0
-    keypoints, visible = _as_arrays(pose, confidence_threshold)
-    xlim, ylim = _limits(keypoints, visible)
-    figure, (ax,) = _grid(1, aspect, panel_size=3.2)
+    poses = list(pose) if labels is not None else [pose]
+    if labels is not None and len(labels) != len(poses):
+        raise ValueError(f"labels has {len(labels)} names for {len(poses)} pose sequences; give one per sequence.")
+    fps = fps or getattr(poses[0], "fps", None) or 25.0
+    arrays = [_as_arrays(one, confidence_threshold) for one in poses]
+    xlim, ylim = _limits(
+        np.concatenate([keypoints for keypoints, _ in arrays]), np.concatenate([visible for _, visible in arrays])
+    )
+    num_frames = max(len(keypoints) for keypoints, _ in arrays)
+    figure, axes = _grid(len(arrays), aspect, panel_size=3.2 if len(arrays) == 1 else 2.4)
+    if title and labels is not None:
+        figure.suptitle(title, fontsize=9)
 
     def draw(frame: int):
-        ax.clear()
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlim(*xlim)
-        ax.set_ylim(ylim[1], ylim[0])
-        ax.set_aspect(aspect)
-        ax.set_title(f"{title + ' - ' if title else ''}frame {frame}", fontsize=8)
-        draw_skeleton(ax, keypoints[frame], visible[frame])
+        for ax, (keypoints, visible), label in zip(axes, arrays, labels or [title]):
+            shown = min(frame, len(keypoints) - 1)
+            ax.clear()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlim(*xlim)
+            ax.set_ylim(ylim[1], ylim[0])
+            ax.set_aspect(aspect)
+            ax.set_title(f"{label + ' - ' if label else ''}frame {shown}", fontsize=8)
+            draw_skeleton(ax, keypoints[shown], visible[shown])
         return []
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    animation = FuncAnimation(figure, draw, frames=len(keypoints), blit=False)
+    animation = FuncAnimation(figure, draw, frames=num_frames, blit=False)
     animation.save(str(path), writer=PillowWriter(fps=fps), dpi=80)
     plt.close(figure)
     return str(path)
@@ -302,7 +316,7 @@ def plot_training_curves(
             points = [(entry["step"], entry[name]) for entry in log_history if name in entry and "step" in entry]
             if points:
                 steps, values = zip(*points)
-                ax.plot(steps, values, label=name, linewidth=1.4)
+                ax.plot(steps, values, label=name, linewidth=1.4, marker="o" if len(points) <= 12 else None, ms=3)
         ax.set_xlabel("step")
         ax.set_title(key)
         if len(names) > 1:

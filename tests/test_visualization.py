@@ -1,6 +1,7 @@
 """Skeleton drawings are written as non-empty pictures, for canonical arrays and for real recordings."""
 
 import numpy as np
+import pytest
 
 from signdpo_trl.data.readers import load_pose
 from signdpo_trl.data.synthetic import SynthSignConfig, SynthSignGenerator
@@ -48,3 +49,17 @@ def test_save_skeleton_gif_writes_an_animation(tmp_path):
     pose = _synthetic_pose().select_frames(slice(0, 5))
     path = save_skeleton_gif(pose, tmp_path / "clip.gif", fps=10)
     assert open(path, "rb").read(6) in (b"GIF89a", b"GIF87a")
+
+
+def test_save_skeleton_gif_plays_several_sequences_side_by_side(tmp_path):
+    from PIL import Image
+
+    pose = _synthetic_pose().to_canonical()
+    clip = (pose.keypoints[:5], pose.confidence[:5])
+    shorter = (pose.keypoints[:3] + 0.05, pose.confidence[:3])
+    single = Image.open(save_skeleton_gif(clip, tmp_path / "one.gif", fps=10))
+    panels = Image.open(save_skeleton_gif([clip, shorter], tmp_path / "two.gif", fps=10, labels=["clip", "shifted"]))
+    assert panels.n_frames == 5  # the longer sequence's length; the shorter one holds its last frame
+    assert panels.size[0] > single.size[0]
+    with pytest.raises(ValueError, match="labels has 1 names for 2"):
+        save_skeleton_gif([clip, shorter], tmp_path / "bad.gif", labels=["clip"])
