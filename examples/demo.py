@@ -70,23 +70,24 @@ SIZES = {
     # `make demo`: under 12 minutes on 2 CPU cores.
     "quick": DemoSize(
         num_clips=3000,
-        sft=["--num_train_epochs", "4", "--max_eval_samples", "100"],
-        probe=["--max-samples", "64", "--strengths", "0.3", "1.0"],
-        corrupter=["--max_steps", "100", "--num_candidates", "2"],
-        dpo=["--max_steps", "60", "--eval_steps", "30", "--max_eval_samples", "100"],
+        sft="--num_train_epochs 4 --max_eval_samples 100".split(),
+        probe="--max-samples 64 --strengths 0.3 1.0".split(),
+        corrupter="--max_steps 100 --num_candidates 2".split(),
+        dpo="--max_steps 60 --eval_steps 30 --max_eval_samples 100".split(),
     ),
     # `make demo-full`: the recipes' own sizes, the MLE base and SignDPO arm of the study.
-    "full": DemoSize(num_clips=10_000, probe=["--max-samples", "256", "--strengths", "0.3", "1.0"]),
-    # The test suite's end-to-end run: a few steps of a tiny model, minutes of nothing.
+    "full": DemoSize(num_clips=10_000, probe="--max-samples 256 --strengths 0.3 1.0".split()),
+    # The test suite's end-to-end run: a few steps of a tiny model.
     "smoke": DemoSize(
         num_clips=120,
-        sft=["--num_train_epochs", "1", "--max_eval_samples", "8", "--d_model", "32", "--d_ff", "64", "--d_kv", "8",
-             "--num_layers", "1", "--num_decoder_layers", "1", "--num_heads", "2", "--vocab_size", "300"],
-        probe=["--max-samples", "4", "--strengths", "1.0", "--num-beams", "1"],
-        corrupter=["--max_steps", "2", "--num_candidates", "1", "--mining_num_beams", "2", "--mining_num_candidates",
-                   "2"],
-        dpo=["--max_steps", "2", "--eval_steps", "2", "--max_eval_samples", "8"],
-    ),  # fmt: skip
+        sft=(
+            "--num_train_epochs 1 --max_eval_samples 8 --vocab_size 300 --d_model 32 --d_ff 64 --d_kv 8 "
+            "--num_layers 1 --num_decoder_layers 1 --num_heads 2"
+        ).split(),
+        probe="--max-samples 4 --strengths 1.0".split(),
+        corrupter="--max_steps 2 --num_candidates 1 --mining_num_beams 2 --mining_num_candidates 2".split(),
+        dpo="--max_steps 2 --eval_steps 2 --max_eval_samples 8".split(),
+    ),
 }
 
 
@@ -179,8 +180,7 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path, max_f
     return {
         "clip_text": row["text"],
         "translations": [
-            {"reference": reference, "before": b, "after": a}
-            for reference, b, a in zip(shown["text"], before, after)
+            {"reference": reference, "before": b, "after": a} for reference, b, a in zip(shown["text"], before, after)
         ],
     }
 
@@ -199,7 +199,8 @@ def write_page(output_dir: Path, summary: dict) -> Path:
     def image(name: str, caption: str) -> str:
         if not (output_dir / name).exists():
             return ""
-        return f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        caption = html.escape(caption)
+        return f'<figure><img src="{name}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
 
     rows = "".join(
         f"<tr><td>{html.escape(r['metric'])}</td><td>{r['before']:.2f}</td><td>{r['after']:.2f}</td>"
@@ -321,7 +322,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"\nSynthSign test set, MLE -> SignDPO (one seed, size {args.size}):")
     for row in summary["table"]:
-        print(f"  {row['metric']:>22}: {row['before']:6.2f} -> {row['after']:6.2f} ({row['after'] - row['before']:+.2f})")
+        change = row["after"] - row["before"]
+        print(f"  {row['metric']:>22}: {row['before']:6.2f} -> {row['after']:6.2f} ({change:+.2f})")
     print(f"  {summary['signature']}")
     print("\nStages:")
     for timing in stages.timings:
