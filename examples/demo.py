@@ -53,6 +53,7 @@ ASPECT = 720 / 1280
 # The operators drawn for the page, one per pose level of the shipped defaults.
 SHOWN_OPERATORS = ("handshape_change", "hand_relocation", "segment_shuffle", "face_freeze")
 NUM_SHOWN_TRANSLATIONS = 8
+RESULTS_DIR = ROOT / "benchmarks" / "results" / "demo"
 
 
 @dataclass(frozen=True)
@@ -253,12 +254,56 @@ These are one seed's figures: differences of a point or two are within seed nois
     return path
 
 
+def readme_lines(summary: dict) -> list[str]:
+    """The README's `demo` block: the run's size, machine, stage times and before/after table, from its summary."""
+    stages = ", ".join(f"{t['stage']} {_duration(t['seconds'])}" for t in summary["timings"])
+    lines = [
+        f"Measured by `python examples/demo.py --size {summary['size']}` ({summary['num_clips']:,} SynthSign clips) "
+        f"on {summary['machine']}: **{_duration(summary['seconds'])}** in all ({stages}). One seed; the result file "
+        f"is `{RESULTS_DIR.relative_to(ROOT)}/{summary['size']}.json`.",
+        "",
+        "| test metric | MLE | SignDPO | change |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {row['metric']} | {row['before']:.2f} | {row['after']:.2f} | {row['after'] - row['before']:+.2f} |"
+            for row in summary["table"]
+        ),
+        "",
+        f"Signature: `{summary['signature']}`",
+    ]
+    return lines
+
+
+def record(summary: dict, readme: Path) -> None:
+    """Keeps the run's summary under `benchmarks/results/demo/` and regenerates the README's `demo` block from it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from signdpo_study import replace_readme_block
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{summary['size']}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    replace_readme_block(readme, "demo", readme_lines(summary))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo"))
     parser.add_argument("--size", choices=sorted(SIZES), default="quick", help="quick (make demo), full, or smoke.")
     parser.add_argument("--max-frames", type=int, default=48, help="Frames the recipes sample per clip.")
+    parser.add_argument(
+        "--readme", type=Path, help="Also keep the summary in benchmarks/results/demo/ and fill README's demo block."
+    )
+    parser.add_argument(
+        "--summary-only", action="store_true", help="Run nothing: refill --readme from the recorded result file."
+    )
     args = parser.parse_args(argv)
+    if args.summary_only:
+        if args.readme is None:
+            parser.error("--summary-only needs --readme README.md.")
+        result = RESULTS_DIR / f"{args.size}.json"
+        if not result.exists():
+            parser.error(f"{result} does not exist: run `python examples/demo.py --size {args.size} --readme ...`.")
+        record(json.loads(result.read_text()), args.readme)
+        return
     size = SIZES[args.size]
     output_dir = args.output_dir.resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -329,6 +374,8 @@ def main(argv: list[str] | None = None) -> None:
     for timing in stages.timings:
         print(f"  {timing['stage']:>10}: {_duration(timing['seconds'])}")
     print(f"  {'total':>10}: {_duration(stages.seconds)}")
+    if args.readme is not None:
+        record(summary, args.readme)
     print(f"\nOpen {page} in a browser.")
 
 
