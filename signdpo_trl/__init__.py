@@ -18,6 +18,7 @@ _EXPORTS = {
     "data": ["SynthSignConfig", "generate_synthsign", "load_pose", "build_pose_dataset"],
     "visualization": ["plot_pose_comparison", "plot_skeleton_frames", "save_skeleton_gif"],
     "metrics": ["SLT_METRIC_PATH", "compute_slt_metrics", "probe_accuracy"],
+    "inference": ["Translator"],
     "models": ["SignTranslationConfig", "SignTranslationModel", "build_tokenizer", "sync_text_config"],
     "trainer": [
         "PoseCollator",

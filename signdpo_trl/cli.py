@@ -1,10 +1,11 @@
-"""The `signdpo` command line: generate SynthSign, build pose datasets, probe perturbation operators, and mine,
-train and sample the learned language-level corrupter.
+"""The `signdpo` command line: generate SynthSign, build pose datasets, translate pose files, probe perturbation
+operators, and mine, train and sample the learned language-level corrupter.
 
 ```
 signdpo synthsign --num-clips 2000 --seed 0 --output data/synthsign
 signdpo build manifest.jsonl --output data/my_corpus --num-proc 8 --on-error skip
 signdpo build openasl-v1.0.tsv --benchmark openasl --pose-root poses/ --output data/openasl
+signdpo translate --model outputs/dpo_synthsign clip.pose clip.pkl openpose_frames/ --output translations.jsonl
 signdpo probe --model outputs/sft --dataset data/synthsign --split test --max-samples 200 --output outputs/probe
 signdpo operators
 signdpo corrupter mine --model outputs/sft --dataset data/synthsign --output outputs/mined
@@ -23,6 +24,7 @@ came from.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,6 +111,41 @@ def build_command(args: argparse.Namespace) -> None:
         listed = "\n".join(f"  {problem}" for problem in report.skipped[:10])
         more = f"\n  ... and {report.num_skipped - 10} more" if report.num_skipped > 10 else ""
         print(f"Skipped {report.num_skipped} unusable rows:\n{listed}{more}")
+
+
+def translate_command(args: argparse.Namespace) -> None:
+    from .inference import Translator
+
+    output = Path(args.output) if args.output is not None else None
+    if output is not None and output.exists() and not args.overwrite:
+        raise CommandError(f"--output {args.output}: exists; pass --overwrite to replace it.")
+    translator = Translator.from_pretrained(
+        args.model,
+        device=args.device,
+        max_frames=args.max_frames,
+        keypoint_dtype=args.keypoint_dtype,
+        layout=args.layout,
+    )
+    results = translator.translate_files(
+        args.files,
+        num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        show_progress=sys.stderr.isatty(),
+    )
+    for result in results:
+        if result.ok:
+            print(f"{result.file}\t{result.translation}")
+        else:
+            print(f"{PROG} translate: error: {result.error}", file=sys.stderr)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        lines = (json.dumps(result.to_dict(), ensure_ascii=False) + "\n" for result in results)
+        output.write_text("".join(lines), encoding="utf-8")
+    failed = sum(not result.ok for result in results)
+    if failed:
+        written = f"; {output} has an error row for each" if output is not None else ""
+        raise CommandError(f"{failed} of {len(results)} files could not be translated (listed above){written}.")
 
 
 def probe_command(args: argparse.Namespace) -> None:
@@ -293,6 +330,7 @@ def corrupter_generate_command(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `signdpo` argument parser, one subcommand per task."""
+    from .data.collation import PoseCollator
     from .perturbations import LEVELS
     from .perturbations.probe import DEFAULT_STRENGTHS
 
@@ -350,6 +388,41 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--cache-dir", help="Folder of the Arrow cache files.")
     build.add_argument("--overwrite", action="store_true", help="Write into a non-empty --output.")
     build.set_defaults(handler=build_command)
+
+    translate = commands.add_parser(
+        "translate",
+        help="Translate pose files with a trained model.",
+        description="Translate pose files (.pose, Uni-Sign .pkl, .npy / .npz, or folders of OpenPose *_keypoints.json "
+        "frames), read and normalised as the training data was. Prints FILE<TAB>TRANSLATION per file; a file that "
+        "cannot be read is reported on stderr and the others are still translated (exit status 1 if any failed).",
+    )
+    translate.add_argument("files", nargs="+", metavar="FILE", help="Pose files or OpenPose JSON folders.")
+    translate.add_argument(
+        "--model", required=True, help="Saved SignTranslationModel or peft adapter: a folder or a Hub id."
+    )
+    translate.add_argument("--output", help='Also write JSON lines {"file", "translation"} (or "error") here.')
+    translate.add_argument("--overwrite", action="store_true", help="Replace an existing --output file.")
+    translate.add_argument("--num-beams", type=_positive_int, default=4, help="Beam width (1: greedy; default 4).")
+    translate.add_argument("--max-new-tokens", type=_positive_int, default=64, help="Longest translation in tokens.")
+    translate.add_argument("--batch-size", type=_positive_int, default=16, help="Files decoded together.")
+    translate.add_argument(
+        "--max-frames",
+        type=_positive_int,
+        default=PoseCollator.max_frames,
+        help=f"Longer clips are sub-sampled to this many evenly spaced frames: the model's training max_frames "
+        f"(default {PoseCollator.max_frames}, the trainers' default).",
+    )
+    translate.add_argument(
+        "--keypoint-dtype",
+        choices=("float16", "float32"),
+        default="float16",
+        help="Precision of the training data's poses (default float16, as `build` and `synthsign` store them).",
+    )
+    translate.add_argument(
+        "--layout", help="Skeleton layout of the .npy / .npz files (.npy files carry none; other formats their own)."
+    )
+    translate.add_argument("--device", help="Device of the model (default: cuda when available, else cpu).")
+    translate.set_defaults(handler=translate_command)
 
     probe = commands.add_parser(
         "probe",

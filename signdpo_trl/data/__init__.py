@@ -11,7 +11,15 @@ from .benchmarks import (
 )
 from .canonical import CANONICAL_LAYOUT, CANONICAL_PARTS, NUM_CANONICAL_JOINTS, PART_NAMES
 from .collation import PoseBatch, PoseCollator, tokenize_targets
-from .dataset import BuildReport, PoseDatasetError, RowProblem, build_pose_dataset, dataset_features, read_manifest
+from .dataset import (
+    BuildReport,
+    PoseDatasetError,
+    RowProblem,
+    build_pose_dataset,
+    canonical_arrays,
+    dataset_features,
+    read_manifest,
+)
 from .layouts import LAYOUTS, SkeletonLayout, detect_layout, get_layout, to_canonical
 from .normalize import normalize_parts, sample_frames
 from .pose import PoseSequence
@@ -26,6 +34,7 @@ __all__ = [
     "RowProblem",
     "build_lexicon",
     "build_pose_dataset",
+    "canonical_arrays",
     "csl_daily_manifest",
     "dataset_features",
     "how2sign_manifest",

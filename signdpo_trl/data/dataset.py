@@ -524,7 +524,7 @@ def _generate_samples(
                 pose = load_pose(
                     row["path"], layout=layout, person=person, start=row["start"], end=row["end"], fps=fps
                 )
-                sample.update(_canonical_arrays(pose, coords, keypoint_dtype))
+                sample.update(canonical_arrays(pose, coords, keypoint_dtype))
             except PoseFileError as error:
                 sample[_ERROR_COLUMN] = f"corrupt or unreadable file: {error}"
             except Exception as error:  # any failure to make a sample is a row problem, reported with its cause
@@ -532,8 +532,22 @@ def _generate_samples(
         yield sample
 
 
-def _canonical_arrays(pose: PoseSequence, coords: int, keypoint_dtype: str) -> dict[str, Any]:
-    """The canonical keypoints, confidence and fps of a pose, cast to the storage type."""
+def canonical_arrays(pose: PoseSequence, coords: int = 2, keypoint_dtype: str = "float16") -> dict[str, Any]:
+    """What a dataset row holds of a pose: its canonical keypoints (first `coords` coordinates), confidence and fps,
+    cast to the storage type. Translation feeds a model the same (`signdpo_trl.inference`).
+
+    Args:
+        pose (`PoseSequence`): A pose in any layout, as `load_pose` reads it.
+        coords (`int`, defaults to `2`): Coordinates kept per point (2 for x, y; 3 for x, y, z).
+        keypoint_dtype (`str`, defaults to `"float16"`): Storage type of `keypoints` and `confidence`.
+
+    Returns:
+        `dict` with `keypoints` (frames x 69 x `coords`), `confidence` (frames x 69) and `fps`.
+
+    Raises:
+        `ValueError`: no canonical point is present in any frame, the pose has fewer than `coords` coordinates, or
+            a coordinate overflows `keypoint_dtype`.
+    """
     canonical = pose.to_canonical()
     if not (canonical.confidence > 0).any():
         raise ValueError(
