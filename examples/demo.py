@@ -34,7 +34,7 @@ import torch
 from datasets import load_from_disk
 from transformers import AutoTokenizer
 
-from signdpo_trl import SignTranslationModel
+from signdpo_trl import SignTranslationModel, Translator
 from signdpo_trl.metrics import BEFORE_AFTER_METRICS
 from signdpo_trl.perturbations import build_operator
 from signdpo_trl.trainer import PoseCollator
@@ -122,17 +122,7 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
-def translate(model_dir: Path, rows, max_frames: int) -> list[str]:
-    """Beam-search translations of `rows` by the saved model in `model_dir`, as the recipes' evaluation decodes."""
-    model = SignTranslationModel.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    inputs = PoseCollator.for_model(model, max_frames=max_frames)(rows)
-    with torch.no_grad():
-        generated = model.generate(**inputs, num_beams=4, max_new_tokens=64)
-    return tokenizer.batch_decode(generated, skip_special_tokens=True)
-
-
-def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path, max_frames: int) -> dict:
+def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path) -> dict:
     """The page's pictures and translations; returns what `write_page` shows besides the metrics."""
     test = load_from_disk(str(corpus_dir))["test"]
     row = test[0]
@@ -142,7 +132,7 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path, max_f
 
     model = SignTranslationModel.from_pretrained(sft_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(sft_dir)
-    collator = PoseCollator.for_model(model, max_frames=max_frames)
+    collator = PoseCollator.for_model(model, max_frames=model.config.max_frames)  # as the recipe trained it
     batch = collator.pad([row])
     chosen = (batch.keypoints[0].numpy(), batch.mask[0].float().numpy())
     generator = torch.Generator().manual_seed(0)
@@ -176,8 +166,11 @@ def draw(output_dir: Path, corpus_dir: Path, sft_dir: Path, dpo_dir: Path, max_f
             plot_training_curves(history, keys, path=output_dir / f"curves_{name}.png", title=name.upper())
 
     shown = test.select(range(min(NUM_SHOWN_TRANSLATIONS, len(test))))
-    rows = [{"keypoints": r["keypoints"], "confidence": r["confidence"]} for r in shown]
-    before, after = translate(sft_dir, rows, max_frames), translate(dpo_dir, rows, max_frames)
+    # As `signdpo translate` and the recipes' evaluation decode: beam 4, the frames each model was trained on.
+    before, after = (
+        Translator.from_pretrained(directory, device="cpu").translate(list(shown), num_beams=4, max_new_tokens=64)
+        for directory in (sft_dir, dpo_dir)
+    )
     return {
         "clip_text": row["text"],
         "translations": [
@@ -288,7 +281,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo"))
     parser.add_argument("--size", choices=sorted(SIZES), default="quick", help="quick (make demo), full, or smoke.")
-    parser.add_argument("--max-frames", type=int, default=48, help="Frames the recipes sample per clip.")
     parser.add_argument(
         "--readme", type=Path, help="Also keep the summary in benchmarks/results/demo/ and fill README's demo block."
     )
@@ -346,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     stages.run(
         "report",
         "draws the clip, its perturbations, salience and training curves and translates a few test clips",
-        function=lambda: shown.update(draw(output_dir, corpus_dir, sft_dir, dpo_dir, args.max_frames)),
+        function=lambda: shown.update(draw(output_dir, corpus_dir, sft_dir, dpo_dir)),
     )
 
     metrics = json.loads((dpo_dir / "test_metrics.json").read_text())

@@ -408,9 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument(
         "--max-frames",
         type=_positive_int,
-        default=PoseCollator.max_frames,
-        help=f"Longer clips are sub-sampled to this many evenly spaced frames: the model's training max_frames "
-        f"(default {PoseCollator.max_frames}, the trainers' default).",
+        default=None,
+        help="Longer clips are sub-sampled to this many evenly spaced frames (default: the frames the model was "
+        f"trained on, recorded in its config by the trainers; {PoseCollator.max_frames} for a model without).",
     )
     translate.add_argument(
         "--keypoint-dtype",

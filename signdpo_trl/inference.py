@@ -36,8 +36,8 @@ from .data.safe_pickle import UnsafePickleError
 from .models import SignTranslationModel
 
 
-# The trainers' default `max_frames` (`SignSFTConfig`, `SignDPOConfig`) and the collator's; a saved model does not
-# record the one it was trained with.
+# The trainers' default `max_frames` (`SignSFTConfig`, `SignDPOConfig`) and the collator's: what a model whose config
+# does not record its training `max_frames` (saved before the field existed, or built by hand) is fed.
 DEFAULT_MAX_FRAMES = PoseCollator.max_frames
 # The files that `layout` applies to: ``.npy`` carries no layout, and an ``.npz`` may not.
 NUMPY_SUFFIXES = (".npy", ".npz")
@@ -124,8 +124,8 @@ class Translator:
     Args:
         model (`SignTranslationModel`): The model; it is put in eval mode and stays on its device.
         tokenizer: Its tokenizer.
-        max_frames (`int`, *optional*, defaults to `256`): Longer clips are sub-sampled to this many evenly spaced
-            frames; give the value the model was trained with (`max_frames` of its training configuration).
+        max_frames (`int`, *optional*): Longer clips are sub-sampled to this many evenly spaced frames. Defaults to
+            the frames the model was trained on (its config's `max_frames`, which the trainers record), else 256.
         confidence_threshold (`float`, *optional*, defaults to `0.3`): Points at or below it are left out of the
             model input, as in training (`confidence_threshold` of the training configuration).
         keypoint_dtype (`str`, *optional*, defaults to `"float16"`): Precision the poses are rounded to before they
@@ -140,7 +140,7 @@ class Translator:
         model: SignTranslationModel,
         tokenizer,
         *,
-        max_frames: int = DEFAULT_MAX_FRAMES,
+        max_frames: int | None = None,
         confidence_threshold: float = 0.3,
         keypoint_dtype: str = "float16",
         layout: str | SkeletonLayout | None = None,
@@ -150,6 +150,8 @@ class Translator:
             raise ValueError(f"keypoint_dtype must be one of {KEYPOINT_DTYPES}, got {keypoint_dtype!r}.")
         self.model = model.eval()
         self.tokenizer = tokenizer
+        if max_frames is None:
+            max_frames = getattr(model.config, "max_frames", None) or DEFAULT_MAX_FRAMES
         self.collator = PoseCollator.for_model(
             model, max_frames=max_frames, confidence_threshold=confidence_threshold, frame_sampling="uniform"
         )

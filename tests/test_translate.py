@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from tiny import SENTENCES, tiny_model, tiny_tokenizer
+from tiny import SENTENCES, pose_dataset, tiny_model, tiny_tokenizer
 
 from signdpo_trl.cli import main
 from signdpo_trl.data import PoseCollator, PoseSequence, build_pose_dataset, load_pose, save_unisign_pickle
@@ -24,7 +24,8 @@ FITTED = {
 }
 # Fewer than any fixture has (45 to 170 frames), so that every clip is sub-sampled.
 MAX_FRAMES = 32
-DECODING = ["--num-beams", "2", "--max-new-tokens", "24", "--max-frames", str(MAX_FRAMES)]
+# No --max-frames: the saved model records the frames it was trained on, as the trainers record them.
+DECODING = ["--num-beams", "2", "--max-new-tokens", "24"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def saved_model(tmp_path_factory, fixtures_dir):
         loss.backward()
         optimizer.step()
     path = tmp_path_factory.mktemp("model")
+    model.config.max_frames = MAX_FRAMES
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -193,3 +195,25 @@ def test_a_peft_adapter_folder_translates_with_its_adapter_merged(saved_model, c
     assert not isinstance(translator.model, PeftModel)
     assert translator.translate(rows, num_beams=2, max_new_tokens=24) == expected
     assert expected != list(FITTED.values())
+
+
+def test_the_trainers_record_the_frames_a_model_reads_and_the_translator_samples_to_them(saved_model, tmp_path):
+    from signdpo_trl import SignDPOConfig, SignDPOTrainer, SignSFTConfig, SignSFTTrainer
+
+    assert Translator.from_pretrained(saved_model, device="cpu").collator.max_frames == MAX_FRAMES
+    assert Translator.from_pretrained(saved_model, device="cpu", max_frames=20).collator.max_frames == 20
+    unrecorded = tiny_model()
+    assert unrecorded.config.max_frames is None
+    assert Translator(unrecorded, tiny_tokenizer()).collator.max_frames == PoseCollator.max_frames
+
+    model = tiny_model()
+    common = dict(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+    SignSFTTrainer(model=model, args=SignSFTConfig(max_frames=40, **common), processing_class=tiny_tokenizer())
+    assert model.config.max_frames == 40
+    SignDPOTrainer(
+        model=model, args=SignDPOConfig(max_frames=24, **common), processing_class=tiny_tokenizer(),
+        train_dataset=pose_dataset(4),
+    )  # fmt: skip
+    assert model.config.max_frames == 24
+    model.save_pretrained(tmp_path / "saved")
+    assert json.loads((tmp_path / "saved" / "config.json").read_text())["max_frames"] == 24

@@ -60,6 +60,9 @@ class SignTranslationConfig(PretrainedConfig):
             `"unisign"` for a new configuration; a configuration read from a file written before the field existed
             (it has a `transformers_version` but no `pose_normalization`) resolves to `"masked"`.
         coord_dims (`int`, defaults to 2): Number of coordinate channels (2 for x, y; 3 with z).
+        max_frames (`int`, *optional*): Frames per clip the model was trained on (longer clips are evenly
+            sub-sampled to it). `SignSFTTrainer` and `SignDPOTrainer` record their `max_frames` here, and
+            `signdpo_trl.Translator` samples to it.
         part_names (`list[str]`): Part names, in the order of the joint axis.
         part_sizes (`list[int]`): Number of joints in each part.
         part_edges (`list[list[list[int]]]`): Skeleton edges of each part, as joint-index pairs within the part.
@@ -96,6 +99,7 @@ class SignTranslationConfig(PretrainedConfig):
     text_config: dict | PretrainedConfig | None = None
     pose_normalization: str | None = None
     coord_dims: int = 2
+    max_frames: int | None = None
     part_names: list[str] = field(default_factory=lambda: list(DEFAULT_PART_NAMES))
     part_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_PART_SIZES))
     part_edges: list[list[list[int]]] = field(default_factory=lambda: [list(map(list, e)) for e in DEFAULT_PART_EDGES])

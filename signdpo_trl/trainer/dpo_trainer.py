@@ -179,6 +179,8 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
             )
         elif isinstance(data_collator, PoseCollator):
             data_collator.check_model(model)
+        # The frames a clip is sampled to, kept with the model for translation (`Translator`).
+        model.config.max_frames = getattr(data_collator, "max_frames", args.max_frames)
 
         # DPOTrainer.__init__ prepares text datasets and patches a causal LM head; SignDPO needs neither, so the
         # Trainer is initialised directly and DPOTrainer contributes its logging, checkpointing and model card.

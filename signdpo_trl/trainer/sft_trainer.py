@@ -73,6 +73,8 @@ class SignSFTTrainer(AtomicCheckpointMixin, _BaseTrainer, Seq2SeqTrainer):
             )
         elif isinstance(data_collator, PoseCollator):
             data_collator.check_model(model)
+        # The frames a clip is sampled to, kept with the model for translation (`Translator`).
+        model.config.max_frames = getattr(data_collator, "max_frames", args.max_frames)
         self._metric_dataset = None
         self.last_signature: str | None = None
         super().__init__(
