@@ -14,10 +14,9 @@ import torch
 from transformers import T5Config
 
 import signdpo_trl
-from signdpo_trl import SignDPOConfig, SignDPOTrainer, SignTranslationConfig, SignTranslationModel
-from signdpo_trl.data import SynthSignConfig, generate_synthsign, load_pose
+from signdpo_trl import SignDPOConfig, SignDPOTrainer, SignTranslationConfig, SignTranslationModel, Translator
+from signdpo_trl.data import SynthSignConfig, generate_synthsign
 from signdpo_trl.models import build_tokenizer, sync_text_config
-from signdpo_trl.trainer import PoseCollator
 
 
 def main(pose_file: str, output_dir: str) -> None:
@@ -44,18 +43,12 @@ def main(pose_file: str, output_dir: str) -> None:
     card = (Path(output_dir) / "README.md").read_text()
     assert "SignDPO" in card, "the model card was not written"
 
-    reloaded = SignTranslationModel.from_pretrained(output_dir).eval()
-    clip = load_pose(pose_file).to_canonical()
-    row = {"keypoints": clip.keypoints[..., :2], "confidence": clip.confidence}  # the model reads x, y
-    inputs = PoseCollator(max_frames=32)([row])
-    with torch.no_grad():
-        generated = reloaded.generate(**inputs, max_new_tokens=8, num_beams=2)
-    print(
-        "translation of",
-        Path(pose_file).name,
-        "->",
-        repr(tokenizer.batch_decode(generated, skip_special_tokens=True)[0]),
+    # `signdpo translate`'s path: reload the saved folder, read the file as training data is read, decode.
+    (result,) = Translator.from_pretrained(output_dir, device="cpu").translate_files(
+        [pose_file], num_beams=2, max_new_tokens=8
     )
+    assert result.ok, result.error
+    print("translation of", Path(pose_file).name, "->", repr(result.translation))
 
 
 if __name__ == "__main__":
