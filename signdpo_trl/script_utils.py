@@ -6,6 +6,7 @@ the YAML configs next to them.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -424,6 +425,37 @@ def build_model(model_args: SignModelArguments, tokenizer: PreTrainedTokenizerBa
         text_config, prompt=model_args.prompt, tokenizer=tokenizer if model_args.prompt else None, **encoder_kwargs
     )
     return SignTranslationModel(config)
+
+
+def dataset_name_of(data_args: SignDataArguments) -> str | None:
+    """The corpus as a model card names it: the benchmark, `"synthsign"`, or `None` for a saved `dataset_path`."""
+    if data_args.dataset_path is not None:
+        return None
+    return data_args.benchmark or "synthsign"
+
+
+def save_final_model(trainer, dataset_name: str | None = None, test_metrics: dict | None = None) -> None:
+    """Leaves a recipe's result in `output_dir` and, with `--push_to_hub`, pushes that folder (on every process).
+
+    `output_dir` then holds the model's safetensors weights and configuration with its modelling code (loadable with
+    `trust_remote_code=True` where signdpo_trl is not installed), the tokenizer, `trainer_state.json`,
+    `test_metrics.json` and a model card that carries the test metrics with their sacrebleu signature. The push comes
+    last, so the pushed card has the test metrics too.
+
+    Args:
+        trainer: A signdpo-trl trainer whose `create_model_card` takes `dataset_name` and `test_metrics`.
+        dataset_name (`str`, *optional*): The corpus (see [`dataset_name_of`]).
+        test_metrics (`dict`, *optional*): The test scores, as written to `test_metrics.json`.
+    """
+    output_dir = trainer.args.output_dir
+    trainer.save_model(output_dir)  # the weights, the configuration, the modelling code and the tokenizer
+    trainer.save_state()  # trainer_state.json: the log history, for curves
+    if trainer.is_world_process_zero():
+        if test_metrics is not None:
+            (Path(output_dir) / "test_metrics.json").write_text(json.dumps(test_metrics, indent=2))
+        trainer.create_model_card(dataset_name=dataset_name, test_metrics=test_metrics)
+    if trainer.args.push_to_hub:
+        trainer.push_to_hub(dataset_name=dataset_name, test_metrics=test_metrics)
 
 
 def end_training(trainer) -> None:
