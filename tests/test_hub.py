@@ -3,6 +3,7 @@ loads without asking about custom code, and that every recipe takes `--push_to_h
 
 import builtins
 import fnmatch
+import importlib.util
 import json
 import os
 import re
@@ -16,10 +17,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import PROJECT_ROOT
-from tiny import pose_dataset, tiny_model, tiny_tokenizer
+from safetensors.torch import load_file
+from tiny import pose_dataset, pose_rows, tiny_model, tiny_tokenizer
 from transformers import AutoTokenizer
 
-from signdpo_trl import SignDPOConfig, SignDPOTrainer, SignSFTConfig, SignSFTTrainer
+from signdpo_trl import SignDPOConfig, SignDPOTrainer, SignSFTConfig, SignSFTTrainer, SignTranslationModel
 from signdpo_trl.corrupter import CorrupterConfig
 from signdpo_trl.data import load_pose
 from signdpo_trl.script_utils import (
@@ -29,7 +31,7 @@ from signdpo_trl.script_utils import (
     parse_recipe_arguments,
     save_final_model,
 )
-from signdpo_trl.trainer import PoseCollator
+from signdpo_trl.trainer import PoseCollator, SignTranslationCollator
 
 
 HUB_MODEL_ID = "someone/sign-sft-tiny"
@@ -239,3 +241,53 @@ def test_every_recipe_takes_push_to_hub_and_hub_model_id_on_its_command_line(rec
     assert isinstance(data_args, SignDataArguments)
     assert training_args.push_to_hub and training_args.hub_model_id == "someone/model"
     assert training_args.output_dir == f"outputs/{recipe.removesuffix('.py')}"
+
+
+def push_example():
+    spec = importlib.util.spec_from_file_location("push_to_hub", PROJECT_ROOT / "examples" / "push_to_hub.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_push_example_explains_its_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        push_example().main(["--help"])
+    assert exit_status.value.code == 0
+    usage = capsys.readouterr().out
+    assert "checkpoint repo_id" in usage and "--dry-run DIR" in usage and "--private" in usage
+
+
+def test_the_push_example_dry_run_writes_the_folder_a_push_uploads(pushed, tmp_path):
+    folder, trainer = pushed
+    push_example().main([trainer.args.output_dir, HUB_MODEL_ID, "--dry-run", str(tmp_path)])
+    written = {path.name for path in tmp_path.iterdir()}
+    weights_and_configs = {"model.safetensors", "config.json", "generation_config.json"}
+    tokenizer = {"tokenizer.json", "tokenizer_config.json"}
+    assert written == weights_and_configs | tokenizer | {*MODELLING_CODE, "README.md", "test_metrics.json"}
+    for name in ("README.md", "test_metrics.json", "tokenizer.json"):
+        assert (tmp_path / name).read_text() == (folder / name).read_text(), name
+    configs = [json.loads((path / "config.json").read_text()) for path in (tmp_path, folder)]
+    assert configs[0]["auto_map"] == configs[1]["auto_map"]
+    weights = [load_file(path / "model.safetensors") for path in (tmp_path, folder)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_the_push_example_merges_a_lora_checkpoint_into_its_base(tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    base_dir, adapter_dir, folder = tmp_path / "sft", tmp_path / "dpo", tmp_path / "hub"
+    tiny_model().save_pretrained(base_dir)
+    lora = LoraConfig(r=2, target_modules=r".*language_model.*\.(q|v)$", init_lora_weights=False)
+    adapted = get_peft_model(SignTranslationModel.from_pretrained(base_dir), lora).eval()
+    adapted.save_pretrained(adapter_dir)
+    tiny_tokenizer().save_pretrained(adapter_dir)
+    push_example().main([str(adapter_dir), HUB_MODEL_ID, "--dry-run", str(folder)])
+    assert not (folder / "adapter_config.json").exists() and (folder / "model.safetensors").is_file()
+    rows = pose_rows(2)
+    inputs = SignTranslationCollator.for_model(adapted, tokenizer=tiny_tokenizer())(rows)
+    with torch.no_grad():
+        expected = adapted(**inputs).logits
+        merged = SignTranslationModel.from_pretrained(folder).eval()(**inputs).logits
+    torch.testing.assert_close(merged, expected, rtol=1e-5, atol=1e-5)
