@@ -47,6 +47,7 @@ from signdpo_trl.script_utils import (
     SignDataArguments,
     SignModelArguments,
     build_model,
+    dataset_name_of,
     end_training,
     load_splits,
     load_tokenizer,
@@ -153,7 +154,7 @@ def main(data_args: SignDataArguments, training_args: CorrupterConfig, script_ar
         (output_dir / "corrupter_report.json").write_text(json.dumps(report, indent=2))
         print(f"Wrote {output_dir / 'rejected_texts'}: train SignDPO with --rejected_texts_path pointing at it.")
     if training_args.push_to_hub:
-        trainer.push_to_hub(dataset_name=data_args.benchmark or (None if data_args.dataset_path else "synthsign"))
+        trainer.push_to_hub(dataset_name=dataset_name_of(data_args))
     end_training(trainer)
 
 

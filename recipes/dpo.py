@@ -14,7 +14,6 @@ Any field of `SignDPOConfig`, `SignModelArguments` or `SignDataArguments` can be
 overrides the YAML file.
 """
 
-import json
 from pathlib import Path
 
 from transformers import set_seed
@@ -25,11 +24,13 @@ from signdpo_trl.script_utils import (
     SignModelArguments,
     build_model,
     checkpoint_to_resume,
+    dataset_name_of,
     end_training,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
     peft_config_from,
+    save_final_model,
 )
 from signdpo_trl.trainer import evaluate_translation
 
@@ -63,18 +64,13 @@ def main(data_args: SignDataArguments, training_args: SignDPOConfig, model_args:
     model = trainer.model
     after = score("after")
 
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json: the log history, for curves
+    # Weights, code, tokenizer, test_metrics.json and a card with the test metrics; then the push, with --push_to_hub.
+    save_final_model(trainer, dataset_name=dataset_name_of(data_args), test_metrics={"before": before, "after": after})
     if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(training_args.output_dir)
-        summary = {"before": before, "after": after}
-        (Path(training_args.output_dir) / "test_metrics.json").write_text(json.dumps(summary, indent=2))
         for key in sorted(before):
             name = key.removeprefix("before_")
             if f"after_{name}" in after and isinstance(before[key], float):
                 print(f"{name:>28}: {before[key]:8.2f} -> {after[f'after_{name}']:8.2f}")
-    if training_args.push_to_hub:
-        trainer.push_to_hub(dataset_name=data_args.benchmark or "synthsign")
     end_training(trainer)
 
 

@@ -15,7 +15,6 @@ The MLE model is the starting point and the reference model of SignDPO (`recipes
 YAML file (`--num_train_epochs 2`, `--push_to_hub --hub_model_id me/sign-sft`).
 """
 
-import json
 from pathlib import Path
 
 from transformers import set_seed
@@ -26,10 +25,12 @@ from signdpo_trl.script_utils import (
     SignModelArguments,
     build_model,
     checkpoint_to_resume,
+    dataset_name_of,
     end_training,
     load_splits,
     load_tokenizer,
     parse_recipe_arguments,
+    save_final_model,
 )
 
 
@@ -53,15 +54,10 @@ def main(data_args: SignDataArguments, training_args: SignSFTConfig, model_args:
     test_metrics = trainer.predict(test_dataset).metrics
     trainer.log_metrics("test", test_metrics)
     trainer.save_metrics("test", test_metrics)
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json: the log history, for curves
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(training_args.output_dir)
-        summary = {key.removeprefix("test_"): value for key, value in test_metrics.items()}
-        summary["signature"] = trainer.last_signature
-        (Path(training_args.output_dir) / "test_metrics.json").write_text(json.dumps(summary, indent=2))
-    if training_args.push_to_hub:
-        trainer.push_to_hub(dataset_name=None if data_args.dataset_path else "synthsign")
+    summary = {key.removeprefix("test_"): value for key, value in test_metrics.items()}
+    summary["signature"] = trainer.last_signature
+    # Weights, code, tokenizer, test_metrics.json and a card with the test metrics; then the push, with --push_to_hub.
+    save_final_model(trainer, dataset_name=dataset_name_of(data_args), test_metrics=summary)
     end_training(trainer)
 
 

@@ -6,6 +6,7 @@ the YAML configs next to them.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -424,6 +425,56 @@ def build_model(model_args: SignModelArguments, tokenizer: PreTrainedTokenizerBa
         text_config, prompt=model_args.prompt, tokenizer=tokenizer if model_args.prompt else None, **encoder_kwargs
     )
     return SignTranslationModel(config)
+
+
+def dataset_name_of(data_args: SignDataArguments) -> str | None:
+    """The corpus as a model card names it: the benchmark, `"synthsign"`, or `None` for a saved `dataset_path`."""
+    if data_args.dataset_path is not None:
+        return None
+    return data_args.benchmark or "synthsign"
+
+
+def save_final_model(trainer, dataset_name: str | None = None, test_metrics: dict | None = None) -> None:
+    """Leaves a recipe's result in `output_dir` and, with `--push_to_hub`, pushes that folder (on every process).
+
+    `output_dir` then holds the model's safetensors weights and configuration with its modelling code (loadable with
+    `trust_remote_code=True` where signdpo_trl is not installed), the tokenizer, `trainer_state.json`,
+    `test_metrics.json` and a model card that carries the test metrics with their sacrebleu signature. The push comes
+    last, so the pushed card has the test metrics too. A peft model's `output_dir` holds its adapter, whose base is
+    a local folder; the push then publishes the merged model (`signdpo_trl.hub.push_checkpoint`).
+
+    Args:
+        trainer: A signdpo-trl trainer whose `create_model_card` takes `dataset_name` and `test_metrics`.
+        dataset_name (`str`, *optional*): The corpus (see [`dataset_name_of`]).
+        test_metrics (`dict`, *optional*): The test scores, as written to `test_metrics.json`.
+    """
+    output_dir = trainer.args.output_dir
+    # The weights, the configuration, the modelling code and the tokenizer; not pushed yet (`_internal_call`): the
+    # push below comes with the card that carries the test metrics.
+    trainer.save_model(output_dir, _internal_call=True)
+    trainer.save_state()  # trainer_state.json: the log history, for curves
+    if trainer.is_world_process_zero():
+        if test_metrics is not None:
+            (Path(output_dir) / "test_metrics.json").write_text(json.dumps(test_metrics, indent=2))
+        trainer.create_model_card(dataset_name=dataset_name, test_metrics=test_metrics)
+    if trainer.args.push_to_hub:
+        if _is_peft_model(trainer.model):
+            # The adapter's base is a local folder (the MLE checkpoint): publish the merged model instead.
+            trainer.accelerator.wait_for_everyone()
+            if trainer.is_world_process_zero():
+                from .hub import push_checkpoint
+
+                args = trainer.args
+                repo_id = args.hub_model_id or Path(output_dir).name
+                push_checkpoint(output_dir, repo_id, private=args.hub_private_repo, token=args.hub_token)
+        else:
+            trainer.push_to_hub(dataset_name=dataset_name, test_metrics=test_metrics)
+
+
+def _is_peft_model(model) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
 
 
 def end_training(trainer) -> None:

@@ -250,6 +250,7 @@ def test_saved_directory_carries_its_modelling_code(tmp_path):
     assert {"configuration_sign_translation.py", "modeling_sign_translation.py", "pose_encoder.py"} <= files
     auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert auto_map["AutoModelForSeq2SeqLM"] == "modeling_sign_translation.SignTranslationModel"
+    assert auto_map["AutoModel"] == "modeling_sign_translation.SignTranslationModel"
 
 
 def test_remote_code_loads_where_signdpo_trl_is_not_importable(tmp_path):

@@ -42,7 +42,7 @@ from transformers import (
 )
 
 from ..trainer.checkpointing import AtomicCheckpointMixin
-from ..trainer.model_card import create_sign_model_card
+from ..trainer.model_card import SIGNDPO_PAPER, create_sign_model_card
 from .corrupter_config import CorrupterConfig
 from .mining import _normalize
 
@@ -327,12 +327,7 @@ class CorrupterTrainer(AtomicCheckpointMixin, Trainer):
 
     _tag_names = ["signdpo-trl", "signdpo", "corrupter", "lora"]
     _name = "SignDPO language-level corrupter"
-    _paper = {
-        "title": "SignDPO: Multi-level Direct Preference Optimisation for Skeleton-based Gloss-free Sign Language "
-        "Translation",
-        "id": "2604.18034",
-        "citation": None,
-    }
+    _paper = SIGNDPO_PAPER
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from transformers import AutoConfig, PretrainedConfig
+from transformers import CONFIG_MAPPING, AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 
@@ -201,6 +201,15 @@ class SignTranslationConfig(PretrainedConfig):
                 raise ValueError("Pass `tokenizer` (or `prompt_token_ids`) so that `prompt` can be turned into ids.")
             prompt_token_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         return cls(text_config=text_config, prompt=prompt, prompt_token_ids=prompt_token_ids, **kwargs)
+
+
+# `AutoTokenizer.from_pretrained(checkpoint)` reads config.json before the tokenizer files, and a model type that
+# `AutoConfig` does not know, with an `auto_map`, makes it ask "Do you wish to run the custom code? [y/N]" although
+# the tokenizer needs no custom code. Registered here, the type is known wherever this file has run: in
+# `signdpo_trl.models` (which registers its own classes over it) and, where signdpo_trl is not installed, in a process
+# that loaded the model with `trust_remote_code=True`.
+if SignTranslationConfig.model_type not in CONFIG_MAPPING:
+    AutoConfig.register(SignTranslationConfig.model_type, SignTranslationConfig)
 
 
 __all__ = ["SignTranslationConfig"]

@@ -103,6 +103,15 @@ class SignTranslationModel(SignTranslationPreTrainedModel, GenerationMixin):
         )
         return cls(config, language_model=language_model)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # `register_for_auto_class` names one Auto class in config.json's `auto_map`; `AutoModel` loads this same class
+        # (with `trust_remote_code=True` where signdpo_trl is not installed).
+        if self.is_remote_code():
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     # Embeddings and sub-modules, delegated to the language model (resizing, PEFT targeting, ...).
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()

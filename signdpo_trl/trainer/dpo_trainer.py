@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -22,7 +21,7 @@ from ..data.collation import pose_normalization_of
 from .checkpointing import AtomicCheckpointMixin
 from .collators import CollatorResumeCallback, PoseBatch, PoseCollator
 from .dpo_config import SignDPOConfig
-from .levels import build_preference_hooks
+from .levels import LEVEL_TABLE, build_preference_hooks
 from .losses import (
     NLL_LOSS_TYPE,
     band_weights,
@@ -37,7 +36,7 @@ from .losses import (
     uniform_log_probs,
     weighted_batch_mean,
 )
-from .model_card import create_sign_model_card
+from .model_card import SIGNDPO_PAPER, create_sign_model_card
 from .preference_collator import SignPreferenceCollator
 
 
@@ -92,21 +91,7 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
 
     _tag_names = ["trl", "dpo", "signdpo", "signdpo-trl", "sign-language-translation"]
     _name = "SignDPO"
-    _paper = {
-        "title": "SignDPO: Multi-level Direct Preference Optimisation for Skeleton-based Gloss-free Sign Language "
-        "Translation",
-        "id": "2604.18034",
-        # docstyle-ignore
-        "citation": textwrap.dedent("""\
-            @article{pu2026signdpo,
-                title   = {{SignDPO: Multi-level Direct Preference Optimisation for Skeleton-based Gloss-free
-                           Sign Language Translation}},
-                author  = {Muxin Pu and Xiao-Ming Wu and Mei Kuan Lim and Chun Yong Chong and Wei Li and
-                           Chen Change Loy},
-                year    = 2026,
-                journal = {arXiv preprint arXiv:2604.18034},
-            }"""),
-    }
+    _paper = SIGNDPO_PAPER
 
     def __init__(
         self,
@@ -502,15 +487,55 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
             # TRL writes the card with checkpoints only; a model saved by hand gets its card next to its weights.
             self.create_model_card(output_dir=output_dir)
 
-    def create_model_card(self, model_name=None, dataset_name=None, tags=None, output_dir=None):
-        args = self.args
-        levels = ", ".join(f"`{level}` (weight {weight:g})" for level, weight in self.level_weights.items())
-        details = (
-            f"Preference levels: {levels}. Loss: {', '.join(args.loss_type)} "
-            f"(weights {', '.join(f'{w:g}' for w in self.loss_weights)}), beta {args.beta:g}. "
-            "Every pair's chosen side is the clean clip with its reference translation; rejected sides are built on "
-            "the fly at each step."
-        )
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None, output_dir=None, test_metrics=None):
+        """Writes `README.md`: the method, each level with its operators, weight and temperature, the objective, the
+        data, the base model, the test scores (`test_metrics`, as `recipes/dpo.py` writes them) and the paper."""
         create_sign_model_card(
-            self, details, model_name=model_name, dataset_name=dataset_name, tags=tags, output_dir=output_dir
+            self,
+            self._training_details(),
+            model_name=model_name,
+            dataset_name=dataset_name,
+            tags=tags,
+            output_dir=output_dir,
+            test_metrics=test_metrics,
+        )
+
+    def _training_details(self) -> str:
+        args = self.args
+        rows = ["| level | rejected sample | weight | beta | settings |", "|---|---|---:|---:|---|"]
+        for level, weight in self.level_weights.items():
+            entry = LEVEL_TABLE.get(level)
+            side = "wrong text, clean pose (x, y~)" if entry and entry.side == "text" else "perturbed pose (x~, y)"
+            if level in args.decoded_levels:
+                side = "reference's translation of the perturbed pose (x, y_hat)"
+            settings = "; ".join(f"`{name}`: {getattr(args, name)}" for name in (entry.fields if entry else ()))
+            beta = args.level_beta.get(level, args.beta)
+            rows.append(f"| `{level}` | {side} | {weight:g} | {beta:g} | {settings} |")
+        objective = [
+            f"- loss: {', '.join(f'`{t}` (weight {w:g})' for t, w in zip(self.loss_types, self.loss_weights))}, "
+            f"beta {args.beta:g}, level losses combined by `{args.level_reduction}`",
+            f"- NLL anchor (`sft`): `nll_normalization={args.nll_normalization}`, "
+            f"`nll_label_smoothing={args.nll_label_smoothing:g}`"
+            if NLL_LOSS_TYPE in self.loss_types
+            else "- no NLL anchor",
+            f"- mDPO anchor `chosen_anchor_weight={args.chosen_anchor_weight:g}`, "
+            f"DPOP penalty `dpop_lambda={args.dpop_lambda:g}`",
+            f"- reference-margin band per level: min {args.reference_margin_min}, max {args.reference_margin_max}; "
+            f"pairs outside weigh {args.band_outside_weight:g}"
+            if args.reference_margin_min is not None or args.reference_margin_max is not None
+            else "- every pair kept (no reference-margin band)",
+            f"- learning rate {args.learning_rate:g}, {self.state.global_step} steps, "
+            f"{args.per_device_train_batch_size} clips per device and step",
+        ]
+        return "\n".join(
+            [
+                "Every pair's chosen side is the clean clip with its reference translation; rejected sides are built "
+                "on the fly at each step, one per level. The reference model is the checkpoint training started from.",
+                "",
+                *rows,
+                "",
+                "Objective:",
+                "",
+                *objective,
+            ]
         )

@@ -15,6 +15,7 @@ from trl.trainer.base_trainer import _BaseTrainer
 from ..metrics import compute_slt_metrics, probe_accuracy
 from .checkpointing import AtomicCheckpointMixin
 from .collators import CollatorResumeCallback, PoseCollator, SignTranslationCollator
+from .model_card import create_sign_model_card
 from .sft_config import SignSFTConfig
 
 
@@ -43,6 +44,7 @@ class SignSFTTrainer(AtomicCheckpointMixin, _BaseTrainer, Seq2SeqTrainer):
 
     _tag_names = ["trl", "sft", "signdpo-trl", "sign-language-translation"]
     _name = "SignSFT"
+    _paper = {}
 
     def __init__(
         self,
@@ -161,3 +163,38 @@ class SignSFTTrainer(AtomicCheckpointMixin, _BaseTrainer, Seq2SeqTrainer):
             probes = probe_accuracy(hypotheses, dataset["probes"])
             metrics.update({key: value for key, value in probes.items() if isinstance(value, (int, float))})
         return metrics
+
+    # -- model card --------------------------------------------------------------------------------------------------
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        super().save_model(output_dir, _internal_call)
+        if not _internal_call:
+            # A model saved by hand gets its card next to its weights; a push writes its own (`push_to_hub`).
+            self.create_model_card(output_dir=output_dir)
+
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None, output_dir=None, test_metrics=None):
+        """Writes `README.md`: the method and its settings, the data, the base model, the test scores (`test_metrics`,
+        as `recipes/sft.py` writes them) and the SignDPO paper, whose reference model this is."""
+        args = self.args
+        frames = "random" if args.random_frame_sampling else "uniform"
+        details = "\n".join(
+            [
+                "Maximum likelihood (teacher forcing) on the reference translations: the MLE model that SignDPO "
+                "starts from and keeps as its reference.",
+                "",
+                f"- label smoothing {args.label_smoothing_factor:g}, learning rate {args.learning_rate:g}, "
+                f"{self.state.global_step} steps, {args.per_device_train_batch_size} clips per device and step",
+                f"- at most {args.max_frames} frames per clip ({frames} sub-sampling in training, uniform in "
+                f"evaluation), at most {args.max_target_length} target tokens, keypoints at or below confidence "
+                f"{args.confidence_threshold:g} masked, language `{args.language}`",
+            ]
+        )
+        create_sign_model_card(
+            self,
+            details,
+            model_name=model_name,
+            dataset_name=dataset_name,
+            tags=tags,
+            output_dir=output_dir,
+            test_metrics=test_metrics,
+        )

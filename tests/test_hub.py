@@ -1,0 +1,334 @@
+"""The Hub: what a push uploads, that it loads and translates where signdpo_trl is not installed, that its tokenizer
+loads without asking about custom code, and that every recipe takes `--push_to_hub`."""
+
+import builtins
+import fnmatch
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import PROJECT_ROOT
+from safetensors.torch import load_file
+from tiny import pose_dataset, pose_rows, tiny_model, tiny_tokenizer
+from transformers import AutoTokenizer
+
+from signdpo_trl import SignDPOConfig, SignDPOTrainer, SignSFTConfig, SignSFTTrainer, SignTranslationModel
+from signdpo_trl.corrupter import CorrupterConfig
+from signdpo_trl.data import load_pose
+from signdpo_trl.script_utils import (
+    CorrupterScriptArguments,
+    SignDataArguments,
+    SignModelArguments,
+    parse_recipe_arguments,
+    save_final_model,
+)
+from signdpo_trl.trainer import PoseCollator, SignTranslationCollator
+
+
+HUB_MODEL_ID = "someone/sign-sft-tiny"
+CUSTOM_CODE_PROMPT = "Do you wish to run the custom code"
+MODELLING_CODE = ("configuration_sign_translation.py", "modeling_sign_translation.py", "pose_encoder.py")
+
+
+class LocalHub:
+    """Stands in for `huggingface_hub.HfApi` in `Trainer.push_to_hub`: creates no repository and uploads a folder into
+    `root/<repo_id>`, skipping what `ignore_patterns` skips (as `upload_folder` matches them: on the relative path)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def create_repo(self, repo_id, **kwargs):
+        return SimpleNamespace(repo_id=repo_id)
+
+    def upload_folder(self, repo_id, folder_path, ignore_patterns=(), delete_patterns=(), **kwargs):
+        repository = self.root / repo_id
+        for path in sorted(repository.rglob("*")) if repository.is_dir() else []:
+            relative = path.relative_to(repository).as_posix()
+            if path.is_file() and any(fnmatch.fnmatch(relative, pattern) for pattern in delete_patterns):
+                path.unlink()
+        for path in sorted(Path(folder_path).rglob("*")):
+            relative = path.relative_to(folder_path).as_posix()
+            if path.is_file() and not any(fnmatch.fnmatch(relative, pattern) for pattern in ignore_patterns):
+                target = self.root / repo_id / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """A tiny MLE run finished as `recipes/sft.py` finishes it, with `--push_to_hub`: `(pushed folder, trainer)`."""
+    root = tmp_path_factory.mktemp("hub")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("transformers.trainer.hf_api", lambda: LocalHub(root / "hub"))
+        args = SignSFTConfig(
+            output_dir=str(root / "sft"), max_steps=1, per_device_train_batch_size=4, report_to=[], use_cpu=True,
+            save_strategy="no", max_target_length=8, push_to_hub=True, hub_model_id=HUB_MODEL_ID,
+        )  # fmt: skip
+        trainer = SignSFTTrainer(
+            tiny_model(), args=args, train_dataset=pose_dataset(4), processing_class=tiny_tokenizer()
+        )
+        trainer.train()
+        test_metrics = trainer.predict(pose_dataset(2, seed=1)).metrics
+        summary = {key.removeprefix("test_"): value for key, value in test_metrics.items()}
+        summary["signature"] = trainer.last_signature
+        save_final_model(trainer, dataset_name="synthsign", test_metrics=summary)
+    return root / "hub" / HUB_MODEL_ID, trainer
+
+
+def test_the_pushed_folder_holds_weights_configs_code_tokenizer_and_card(pushed):
+    folder, _ = pushed
+    files = {path.name for path in folder.iterdir()}
+    weights_and_configs = {"model.safetensors", "config.json", "generation_config.json"}
+    tokenizer = {"tokenizer.json", "tokenizer_config.json"}
+    assert weights_and_configs | tokenizer | {*MODELLING_CODE, "README.md", "test_metrics.json"} <= files
+    assert not any(name.startswith(("checkpoint-", "tmp-checkpoint-")) for name in files)
+    auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
+    assert auto_map == {
+        "AutoConfig": "configuration_sign_translation.SignTranslationConfig",
+        "AutoModel": "modeling_sign_translation.SignTranslationModel",
+        "AutoModelForSeq2SeqLM": "modeling_sign_translation.SignTranslationModel",
+    }
+
+
+def test_the_pushed_card_names_the_method_data_test_metrics_with_signature_and_paper(pushed):
+    folder, _ = pushed
+    card = (folder / "README.md").read_text()
+    metrics = json.loads((folder / "test_metrics.json").read_text())
+    assert "**SignSFT**" in card and "Maximum likelihood (teacher forcing)" in card
+    assert "label smoothing 0.1" in card and "1 steps" in card
+    assert "SynthSign, the synthetic pose-to-text corpus generated by signdpo-trl" in card
+    assert f"| bleu4 | {metrics['bleu4']:.2f} |" in card and f"| chrf | {metrics['chrf']:.2f} |" in card
+    assert metrics["signature"] in card and "nrefs:1" in metrics["signature"]
+    assert "@article{pu2026signdpo" in card and "arXiv:2604.18034" in card
+    assert f'from_pretrained("{HUB_MODEL_ID}", trust_remote_code=True)' in card
+
+
+def test_the_pushed_folder_translates_a_real_pose_file_where_signdpo_trl_is_not_installed(
+    pushed, tmp_path, fixtures_dir
+):
+    folder, trainer = pushed
+    model = trainer.model.eval()
+    clip = load_pose(fixtures_dir / "sgg_kleine.pose").to_canonical()
+    inputs = PoseCollator.for_model(model, max_frames=32)(
+        [{"keypoints": clip.keypoints[..., :2], "confidence": clip.confidence}]
+    )
+    torch.save({"pose": inputs["pose"], "pose_mask": inputs["pose_mask"]}, tmp_path / "inputs.pt")
+    with torch.no_grad():
+        expected = model.generate(pose=inputs["pose"], pose_mask=inputs["pose_mask"], num_beams=2, max_new_tokens=8)
+    script = textwrap.dedent(
+        f"""
+        import builtins, importlib.abc, json, sys
+
+        class HideSigndpoTrl(importlib.abc.MetaPathFinder):
+            # The package is installed in this environment (pip install -e .): hide it as if it were not.
+            def find_spec(self, name, path=None, target=None):
+                if name == "signdpo_trl" or name.startswith("signdpo_trl."):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}")
+                return None
+
+        sys.meta_path.insert(0, HideSigndpoTrl())
+        questions = []
+        # transformers swallows any error of input() and goes on: the question is recorded instead.
+        builtins.input = lambda prompt="": questions.append(prompt) or "n"
+        import torch
+        torch.set_num_threads({torch.get_num_threads()})
+        from transformers import AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+        try:
+            import signdpo_trl  # noqa: F401
+        except ModuleNotFoundError:
+            pass
+        else:
+            raise AssertionError("signdpo_trl must not be importable here")
+        folder = {str(folder)!r}
+        models = [
+            auto.from_pretrained(folder, trust_remote_code=True).eval() for auto in (AutoModel, AutoModelForSeq2SeqLM)
+        ]
+        assert all(type(m).__name__ == "SignTranslationModel" for m in models), [type(m) for m in models]
+        assert not any(type(m).__module__.startswith("signdpo_trl") for m in models)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        inputs = torch.load({str(tmp_path / "inputs.pt")!r})
+        with torch.no_grad():
+            generated = [m.generate(**inputs, num_beams=2, max_new_tokens=8).tolist() for m in models]
+        print(json.dumps({{"ids": generated, "text": tokenizer.batch_decode(generated[1], skip_special_tokens=True),
+                          "questions": questions}}))
+        """
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    env.pop("TRUST_REMOTE_CODE", None)
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"), HF_MODULES_CACHE=str(tmp_path / "modules"))
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert CUSTOM_CODE_PROMPT not in result.stdout + result.stderr
+    child = json.loads(result.stdout.strip().splitlines()[-1])
+    assert child["questions"] == []
+    assert child["ids"] == [expected.tolist(), expected.tolist()]
+    assert child["text"] == tiny_tokenizer().batch_decode(expected, skip_special_tokens=True)
+
+
+def test_a_saved_checkpoints_tokenizer_loads_without_asking_where_signdpo_trl_is_imported(tmp_path, monkeypatch):
+    tiny_model().save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+
+    def ask(prompt=""):
+        raise AssertionError(f"AutoTokenizer asked: {prompt}")
+
+    monkeypatch.setattr(builtins, "input", ask)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    assert tokenizer("the dog sees the cat")["input_ids"] == tiny_tokenizer()("the dog sees the cat")["input_ids"]
+
+
+def test_the_signdpo_card_names_levels_operators_weights_objective_base_model_and_before_after_metrics(tmp_path):
+    model = tiny_model()
+    model.config.text_config._name_or_path = "google/mt5-base"
+    args = SignDPOConfig(
+        output_dir=str(tmp_path), report_to=[], use_cpu=True, save_strategy="no",
+        levels=["spatial_local", "temporal_global", "language"], level_weights=[1.0, 0.5, 2.0],
+        spatial_local_operators=["hand_relocation"], loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.2],
+        beta=0.25, chosen_anchor_weight=1.0,
+    )  # fmt: skip
+    trainer = SignDPOTrainer(model, args=args, train_dataset=pose_dataset(2), processing_class=tiny_tokenizer())
+    signature = "BLEU-1..4 cumulative nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0 (ngram:1-4)"
+    test_metrics = {
+        "before": {"before_bleu4": 20.0, "before_rouge_l": 40.5, "before_signature": signature},
+        "after": {"after_bleu4": 21.25, "after_rouge_l": 41.0, "after_signature": signature},
+    }
+    trainer.create_model_card(dataset_name="openasl", test_metrics=test_metrics)
+    card = (tmp_path / "README.md").read_text()
+    assert "base_model: google/mt5-base" in card and "fine-tuned from [google/mt5-base]" in card
+    assert "**SignDPO**" in card and "[OpenASL](https://github.com/chevalierNoir/OpenASL)" in card
+    operators = "`spatial_local_operators`: ['hand_relocation']; `spatial_local_strength`: 0.5 |"
+    assert f"| `spatial_local` | perturbed pose (x~, y) | 1 | 0.25 | {operators}" in card
+    assert "| `temporal_global` | perturbed pose (x~, y) | 0.5 | 0.25 |" in card
+    assert "| `language` | wrong text, clean pose (x, y~) | 2 | 0.25 |" in card
+    assert "`sigmoid` (weight 1), `sft` (weight 0.2), beta 0.25" in card
+    assert "`chosen_anchor_weight=1`" in card
+    assert "| metric | before | after |" in card and "| bleu4 | 20.00 | 21.25 |" in card
+    assert card.count(signature) == 1
+    assert "@article{pu2026signdpo" in card
+
+
+RECIPES = sorted(
+    path.name
+    for path in (PROJECT_ROOT / "recipes").glob("*.py")
+    if re.match(r"(sft|dpo|corrupter)_\w+\.py$", path.name)
+)
+RECIPE_ARGUMENTS = {
+    "sft": (SignSFTConfig, SignModelArguments),
+    "dpo": (SignDPOConfig, SignModelArguments),
+    "corrupter": (CorrupterConfig, CorrupterScriptArguments),
+}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_takes_push_to_hub_and_hub_model_id_on_its_command_line(recipe, monkeypatch):
+    source = (PROJECT_ROOT / "recipes" / recipe).read_text()
+    config = PROJECT_ROOT / "recipes" / re.search(r'cli\(default_config="([^"]+)"\)', source).group(1)
+    training_class, script_class = RECIPE_ARGUMENTS[recipe.split("_")[0]]
+    monkeypatch.setattr(sys, "argv", [recipe, "--push_to_hub", "--hub_model_id", "someone/model"])
+    data_args, training_args, _ = parse_recipe_arguments(training_class, config, script_arguments_class=script_class)
+    assert isinstance(data_args, SignDataArguments)
+    assert training_args.push_to_hub and training_args.hub_model_id == "someone/model"
+    assert training_args.output_dir == f"outputs/{recipe.removesuffix('.py')}"
+
+
+def push_example():
+    spec = importlib.util.spec_from_file_location("push_to_hub", PROJECT_ROOT / "examples" / "push_to_hub.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_push_example_explains_its_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        push_example().main(["--help"])
+    assert exit_status.value.code == 0
+    usage = capsys.readouterr().out
+    assert "checkpoint repo_id" in usage and "--dry-run DIR" in usage and "--private" in usage
+
+
+def test_the_push_example_dry_run_writes_the_folder_a_push_uploads(pushed, tmp_path):
+    folder, trainer = pushed
+    push_example().main([trainer.args.output_dir, HUB_MODEL_ID, "--dry-run", str(tmp_path)])
+    written = {path.name for path in tmp_path.iterdir()}
+    weights_and_configs = {"model.safetensors", "config.json", "generation_config.json"}
+    tokenizer = {"tokenizer.json", "tokenizer_config.json"}
+    assert written == weights_and_configs | tokenizer | {*MODELLING_CODE, "README.md", "test_metrics.json"}
+    for name in ("README.md", "test_metrics.json", "tokenizer.json"):
+        assert (tmp_path / name).read_text() == (folder / name).read_text(), name
+    configs = [json.loads((path / "config.json").read_text()) for path in (tmp_path, folder)]
+    assert configs[0]["auto_map"] == configs[1]["auto_map"]
+    weights = [load_file(path / "model.safetensors") for path in (tmp_path, folder)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_the_push_example_merges_a_lora_checkpoint_into_its_base(tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    base_dir, adapter_dir, folder = tmp_path / "sft", tmp_path / "dpo", tmp_path / "hub"
+    tiny_model().save_pretrained(base_dir)
+    lora = LoraConfig(r=2, target_modules=r".*language_model.*\.(q|v)$", init_lora_weights=False)
+    adapted = get_peft_model(SignTranslationModel.from_pretrained(base_dir), lora).eval()
+    adapted.save_pretrained(adapter_dir)
+    tiny_tokenizer().save_pretrained(adapter_dir)
+    push_example().main([str(adapter_dir), HUB_MODEL_ID, "--dry-run", str(folder)])
+    assert not (folder / "adapter_config.json").exists() and (folder / "model.safetensors").is_file()
+    rows = pose_rows(2)
+    inputs = SignTranslationCollator.for_model(adapted, tokenizer=tiny_tokenizer())(rows)
+    with torch.no_grad():
+        expected = adapted(**inputs).logits
+        merged = SignTranslationModel.from_pretrained(folder).eval()(**inputs).logits
+    torch.testing.assert_close(merged, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_lora_recipe_run_pushes_the_merged_model_not_an_adapter_of_a_local_folder(tmp_path, monkeypatch):
+    from peft import LoraConfig
+
+    base_dir = tmp_path / "sft"
+    tiny_model().save_pretrained(base_dir)
+    tiny_tokenizer().save_pretrained(base_dir)
+    monkeypatch.setattr("transformers.trainer.hf_api", lambda: LocalHub(tmp_path / "hub"))  # the Trainer's repo
+    monkeypatch.setattr("huggingface_hub.HfApi", lambda token=None: LocalHub(tmp_path / "hub"))  # push_checkpoint's
+    args = SignDPOConfig(
+        output_dir=str(tmp_path / "dpo"), max_steps=1, per_device_train_batch_size=2, report_to=[], use_cpu=True,
+        save_strategy="no", max_target_length=8, push_to_hub=True, hub_model_id=HUB_MODEL_ID,
+    )  # fmt: skip
+    trainer = SignDPOTrainer(
+        model=SignTranslationModel.from_pretrained(base_dir), args=args, train_dataset=pose_dataset(4),
+        processing_class=tiny_tokenizer(),
+        peft_config=LoraConfig(r=2, target_modules=r".*language_model.*\.(q|v)$", init_lora_weights=False),
+    )  # fmt: skip
+    trainer.train()
+    trainer.push_to_hub()  # as the Trainer's checkpoint pushes do during training: the adapter reaches the repository
+    assert (tmp_path / "hub" / HUB_MODEL_ID / "adapter_config.json").is_file()
+    save_final_model(trainer, dataset_name="synthsign")
+    assert (tmp_path / "dpo" / "adapter_config.json").is_file()  # output_dir keeps the adapter
+
+    pushed = tmp_path / "hub" / HUB_MODEL_ID
+    assert not (pushed / "adapter_config.json").exists()
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md", *MODELLING_CODE} <= {
+        path.name for path in pushed.iterdir()
+    }
+    inputs = SignTranslationCollator.for_model(trainer.model, tokenizer=tiny_tokenizer())(pose_rows(2))
+    trainer.model.eval()
+    with torch.no_grad():
+        expected = trainer.model(**inputs).logits
+        merged = SignTranslationModel.from_pretrained(pushed).eval()(**inputs).logits
+    torch.testing.assert_close(merged, expected, rtol=1e-5, atol=1e-5)
