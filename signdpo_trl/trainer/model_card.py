@@ -10,7 +10,7 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from ..metrics import REPORTED_METRICS
+from ..metrics import BEFORE_AFTER_METRICS
 from ..version import __version__
 
 
@@ -42,7 +42,7 @@ KNOWN_DATASETS = {
 }
 
 # The rows of a card's score table, in this order; test_metrics.json keeps everything else (counts, timings).
-CARD_METRICS = tuple(dict.fromkeys(("bleu1", "bleu2", "bleu3", *REPORTED_METRICS, "loss")))
+CARD_METRICS = (*BEFORE_AFTER_METRICS, "loss")
 
 
 def base_model_of(config) -> str | None:
