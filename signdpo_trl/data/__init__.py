@@ -13,7 +13,7 @@ from .canonical import CANONICAL_LAYOUT, CANONICAL_PARTS, NUM_CANONICAL_JOINTS, 
 from .collation import PoseBatch, PoseCollator, tokenize_targets
 from .dataset import BuildReport, PoseDatasetError, RowProblem, build_pose_dataset, dataset_features, read_manifest
 from .layouts import LAYOUTS, SkeletonLayout, detect_layout, get_layout, to_canonical
-from .normalize import normalize_parts, sample_frames
+from .normalize import normalize_parts, sample_frame_indices, sample_frames
 from .pose import PoseSequence
 from .readers import PoseFileError, load_pose, save_pose, save_unisign_pickle
 from .safe_pickle import UnsafePickleError, safe_load_pickle
@@ -54,6 +54,7 @@ __all__ = [
     "load_pose",
     "normalize_parts",
     "safe_load_pickle",
+    "sample_frame_indices",
     "sample_frames",
     "save_pose",
     "save_unisign_pickle",

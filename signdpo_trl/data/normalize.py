@@ -103,24 +103,52 @@ def normalize_parts(
     return keypoints, confidence
 
 
-def sample_frames(num_frames: int, max_frames: int, *, generator: np.random.Generator | None = None) -> np.ndarray:
-    """Indices of at most `max_frames` frames out of `num_frames`, sorted.
+def sample_frame_indices(
+    num_frames: np.ndarray, max_frames: int, *, generator: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frames kept of every clip of a batch, drawn for the whole batch at once.
 
     Args:
-        num_frames (`int`): Frames in the clip.
-        max_frames (`int`): The most frames to keep.
-        generator (`np.random.Generator`, *optional*): Without one (evaluation), the indices are deterministic and
-            evenly spaced from the first frame to the last. With one (training), a random sorted subset, as
-            Uni-Sign's ``sorted(random.sample(range(duration), k=max_length))``.
+        num_frames (`np.ndarray` of shape `(B,)`): Frames in each clip.
+        max_frames (`int`): The most frames to keep of a clip.
+        generator (`np.random.Generator`, *optional*): Without one (evaluation), each long clip keeps `max_frames`
+            evenly spaced frames from its first to its last, deterministically. With one (training), a random sorted
+            subset of `max_frames` frames, each subset equally likely, as Uni-Sign's
+            ``sorted(random.sample(range(duration), k=max_length))``.
+
+    Returns:
+        `(indices, lengths)`: `indices` (`B x min(max(num_frames), max_frames)` int64) holds, in row `b`, the sorted
+        frame indices of clip `b` in its first `lengths[b]` entries (all its frames when `num_frames[b] <= max_frames`,
+        else `max_frames` of them); entries past `lengths[b]` are 0.
+    """
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1; got {max_frames}.")
+    num_frames = np.asarray(num_frames, dtype=np.int64)
+    lengths = np.minimum(num_frames, max_frames)
+    width = int(lengths.max(initial=0))
+    positions = np.arange(width)
+    long = num_frames > max_frames
+    if generator is None:
+        # As np.linspace(0, num_frames - 1, max_frames): steps of (num_frames - 1) / (max_frames - 1) > 1 that
+        # rounding never makes repeat.
+        step = np.where(long, (num_frames - 1) / max(max_frames - 1, 1), 1.0)
+        indices = np.rint(positions[None, :] * step[:, None]).astype(np.int64)
+    else:
+        indices = np.broadcast_to(positions, (len(num_frames), width)).copy()
+        if long.any():
+            # Random keys, 2 past a clip's end so that those frames are never among its `max_frames` smallest.
+            keys = generator.random((int(long.sum()), int(num_frames.max())))
+            keys[np.arange(keys.shape[1])[None, :] >= num_frames[long, None]] = 2.0
+            chosen = np.argpartition(keys, max_frames - 1, axis=1)[:, :max_frames]
+            indices[long] = np.sort(chosen, axis=1)
+    return np.where(positions[None, :] < lengths[:, None], indices, 0), lengths
+
+
+def sample_frames(num_frames: int, max_frames: int, *, generator: np.random.Generator | None = None) -> np.ndarray:
+    """Indices of at most `max_frames` frames out of `num_frames`, sorted: one clip of `sample_frame_indices`.
 
     Returns:
         `np.ndarray` of int64 indices: all frames when `num_frames <= max_frames`.
     """
-    if max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1; got {max_frames}.")
-    if num_frames <= max_frames:
-        return np.arange(num_frames, dtype=np.int64)
-    if generator is None:
-        # Steps are (num_frames - 1) / (max_frames - 1) > 1, so rounding never repeats an index.
-        return np.rint(np.linspace(0, num_frames - 1, max_frames)).astype(np.int64)
-    return np.sort(generator.choice(num_frames, size=max_frames, replace=False)).astype(np.int64)
+    indices, lengths = sample_frame_indices(np.array([num_frames]), max_frames, generator=generator)
+    return indices[0, : lengths[0]]
