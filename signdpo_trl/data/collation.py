@@ -33,7 +33,7 @@ import datasets
 import numpy as np
 import torch
 
-from .normalize import normalize_parts, sample_frame_indices
+from .normalize import normalized_pose, sample_frame_indices
 
 
 # The input conventions `PoseCollator` builds; new models get the first (`SignTranslationConfig` keeps a copy).
@@ -249,9 +249,10 @@ class PoseCollator:
         frame_mask = batch.frame_mask
         if self.normalization == "masked":
             visibility = (batch.mask & frame_mask[..., None]).to(batch.keypoints.dtype)
-            coordinates, visibility = normalize_parts(batch.keypoints, visibility, frame_mask, threshold=0.5)
-            pose = torch.cat([coordinates, visibility[..., None]], dim=-1)
-            return {"pose": pose, "pose_mask": frame_mask}
+            return {
+                "pose": normalized_pose(batch.keypoints, visibility, frame_mask, threshold=0.5),
+                "pose_mask": frame_mask,
+            }
         if batch.confidence is None:
             raise ValueError(
                 "normalization='unisign' feeds the detector's confidences to the model, and this PoseBatch has none. "
@@ -259,10 +260,7 @@ class PoseCollator:
                 "`confidence=batch.confidence`)."
             )
         confidence = torch.where(batch.mask & frame_mask[..., None], batch.confidence, 0).to(batch.keypoints.dtype)
-        coordinates, confidence = normalize_parts(
-            batch.keypoints, confidence, frame_mask, threshold=self.confidence_threshold
-        )
-        pose = torch.cat([coordinates, confidence[..., None]], dim=-1)
+        pose = normalized_pose(batch.keypoints, confidence, frame_mask, threshold=self.confidence_threshold)
         return {"pose": pose, "pose_mask": frame_mask}
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
