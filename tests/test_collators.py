@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from tiny import pose_rows, tiny_tokenizer
+from tiny import pose_dataset, pose_rows, tiny_tokenizer
+from torch.utils.data import DataLoader
 
 from signdpo_trl.data.canonical import CANONICAL_PARTS, NUM_CANONICAL_JOINTS
+from signdpo_trl.data.normalize import sample_frames
 from signdpo_trl.perturbations import PerturbedBatch, register_operator, registry
 from signdpo_trl.trainer import (
     SIGNDPO_LEVELS,
@@ -16,6 +18,7 @@ from signdpo_trl.trainer import (
     SignTranslationCollator,
     build_preference_hooks,
 )
+from signdpo_trl.trainer.collators import count_passes, pose_array_format
 
 
 LEFT_HAND = CANONICAL_PARTS["left_hand"]
@@ -172,6 +175,54 @@ def test_pose_collator_rejects_unknown_sampling_normalization_and_empty_clips():
     row = {"id": "empty", "keypoints": np.zeros((0, NUM_CANONICAL_JOINTS, 2)), "confidence": np.zeros((0, 69))}
     with pytest.raises(ValueError, match="'empty'"):
         PoseCollator().pad([row])
+
+
+def test_a_batch_samples_each_clip_as_sampling_it_alone_would():
+    collator = PoseCollator(max_frames=6)
+    rows = [frame_tracer_row(num_frames) for num_frames in (40, 3, 6, 7, 13)]
+    batch = collator.pad(rows)
+    assert batch.lengths.tolist() == [6, 3, 6, 6, 6]
+    for row, clip, length in zip(rows, batch.keypoints, batch.lengths):
+        expected = sample_frames(len(row["keypoints"]), 6)
+        assert (clip[:length, 0, 0] - 1).long().tolist() == expected.tolist()
+
+
+def test_random_sampling_of_a_batch_draws_sorted_distinct_frames_inside_each_clip():
+    collator = PoseCollator(max_frames=6, frame_sampling="random", seed=0)
+    batch = collator.pad([frame_tracer_row(num_frames) for num_frames in (40, 3, 9)])
+    assert batch.lengths.tolist() == [6, 3, 6]
+    assert torch.equal(batch.keypoints[1, :3, 0, 0], torch.tensor([1.0, 2.0, 3.0]))
+    for clip, num_frames in ((batch.keypoints[0], 40), (batch.keypoints[2], 9)):
+        frames = (clip[:, 0, 0] - 1).long().tolist()
+        assert frames == sorted(set(frames)) and frames[-1] < num_frames
+
+
+def test_rows_as_arrays_and_as_nested_lists_pad_alike():
+    rows = pose_rows(3)
+    as_lists = [
+        {**row, "keypoints": row["keypoints"].tolist(), "confidence": row["confidence"].tolist()} for row in rows
+    ]
+    from_arrays, from_lists = PoseCollator().pad(rows), PoseCollator().pad(as_lists)
+    assert all(torch.equal(a, b) for a, b in zip(vars(from_arrays).values(), vars(from_lists).values()))
+
+
+def test_pad_names_the_row_whose_joints_differ_from_the_batch():
+    rows = pose_rows(2)
+    rows[1] = {**rows[1], "keypoints": rows[1]["keypoints"][:, :60]}
+    with pytest.raises(ValueError, match="'clip01'.*J x C"):
+        PoseCollator().pad(rows)
+
+
+def test_the_dataloader_format_hands_the_collator_one_array_per_pose_column_and_python_text():
+    dataset = pose_dataset(3).add_column("rejected_texts", [["a wrong sentence", "another"]] * 3)
+    rows = pose_array_format(dataset).__getitems__([0, 1, 2])
+    for row, source in zip(rows, pose_rows(3)):
+        assert isinstance(row["keypoints"], np.ndarray) and row["keypoints"].shape == source["keypoints"].shape
+        assert isinstance(row["confidence"], np.ndarray) and row["confidence"].shape == source["confidence"].shape
+        assert type(row["text"]) is str and type(row["id"]) is str
+        assert row["rejected_texts"] == ["a wrong sentence", "another"]
+    rows = pose_rows(2)
+    assert pose_array_format(rows) is rows  # not a datasets.Dataset: left as it is
 
 
 # SignTranslationCollator
@@ -383,3 +434,40 @@ def test_resume_callback_points_the_collator_at_the_first_batch_not_yet_trained_
     state = SimpleNamespace(global_step=global_step)
     CollatorResumeCallback(collator).on_train_begin(args, state, None, train_dataloader=[None] * 3)
     assert collator.batch_index == expected
+
+
+def seeded_batches(num_workers: int, passes: int, repeat_passes: bool = False) -> list[dict]:
+    """`passes` passes of a DataLoader over five rows in batches of two, collated by a seeded preference collator in
+    `num_workers` worker processes (persistent ones, which keep their collator across passes)."""
+    collator = preference_collator()
+    collator.seed = (3, 0)
+    loader = DataLoader(
+        pose_rows(5), batch_size=2, collate_fn=collator, num_workers=num_workers, persistent_workers=num_workers > 0
+    )
+    count_passes(collator, loader, repeat_passes=repeat_passes)
+    return [batch for _ in range(passes) for batch in loader]
+
+
+def test_dataloader_workers_draw_the_pairs_the_main_process_draws_over_several_passes():
+    in_process, in_workers = seeded_batches(num_workers=0, passes=2), seeded_batches(num_workers=2, passes=2)
+    assert len(in_workers) == 6
+    for expected, batch in zip(in_process, in_workers):
+        assert expected.keys() == batch.keys()
+        assert all(torch.equal(expected[key], batch[key]) for key in expected)
+    # Every batch, the same rows in the second pass included, got pairs of its own.
+    spatial = [batch["rejected_pose_spatial_global"] for batch in in_workers]
+    assert not torch.equal(spatial[0], spatial[3])
+
+
+def test_evaluation_workers_draw_the_same_pairs_at_every_pass():
+    batches = seeded_batches(num_workers=2, passes=2, repeat_passes=True)
+    for first, second in zip(batches[:3], batches[3:]):
+        assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+@pytest.mark.parametrize("config_class", ["SignSFTConfig", "SignDPOConfig"])
+def test_dataloader_workers_must_hand_batches_in_order(config_class):
+    import signdpo_trl.trainer as trainer_module
+
+    with pytest.raises(ValueError, match="dataloader_in_order=True"):
+        getattr(trainer_module, config_class)(output_dir="unused", dataloader_num_workers=2, dataloader_in_order=False)

@@ -410,6 +410,39 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(attention_plac
         )
 
 
+def test_a_run_resumed_with_dataloader_workers_logs_the_losses_of_an_uninterrupted_run_without(tmp_path):
+    """Seeded pairs do not depend on where batches are collated: two persistent DataLoader workers (which keep their
+    copy of the collator from one epoch to the next) build the pairs the main process builds."""
+
+    def run(num_workers, resume_from_checkpoint=None):
+        trainer = SignDPOTrainer(
+            tiny_model(),
+            args=dpo_config(
+                tmp_path / f"workers{num_workers}",
+                max_steps=5,
+                learning_rate=1e-3,
+                per_device_train_batch_size=2,
+                save_strategy="steps",
+                save_steps=2,
+                dataloader_num_workers=num_workers,
+                dataloader_persistent_workers=num_workers > 0,
+            ),
+            train_dataset=pose_dataset(6),
+            processing_class=tiny_tokenizer(),
+        )
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        return {entry["step"]: entry for entry in trainer.state.log_history if "loss" in entry}
+
+    # Six clips in batches of two: the resumed run starts mid-epoch and trains on into the second epoch.
+    uninterrupted = run(num_workers=0)
+    resumed = run(num_workers=2, resume_from_checkpoint=str(tmp_path / "workers0" / "checkpoint-2"))
+    for step in (3, 4, 5):
+        metrics = sorted(uninterrupted[step])
+        assert [resumed[step][key] for key in metrics] == pytest.approx(
+            [uninterrupted[step][key] for key in metrics], abs=1e-6
+        )
+
+
 def test_attention_level_draws_from_the_batch_step_seed_not_from_torch_global_generator(tmp_path):
     trainer = make_trainer(tmp_path, levels=["attention"], attention_placement="random")
     inputs = trainer.data_collator(pose_rows(3))

@@ -91,8 +91,12 @@ def test_evaluation_samples_frames_uniformly_while_training_samples_at_random(tm
     assert not torch.equal(train_batches[0], train_batches[1])
 
 
-def test_resumed_run_with_random_frame_sampling_logs_the_same_losses(tmp_path):
+@pytest.mark.parametrize("resumed_workers", [0, 2])
+def test_resumed_run_with_random_frame_sampling_logs_the_same_losses(resumed_workers, tmp_path):
+    """The resumed run collates in DataLoader workers (persistent ones) or in the main process: the same frames."""
+
     def run(resume_from_checkpoint=None):
+        workers = resumed_workers if resume_from_checkpoint else 0
         trainer = sft_trainer(
             tmp_path / ("resumed" if resume_from_checkpoint else "uninterrupted"),
             train_rows=6,
@@ -101,6 +105,8 @@ def test_resumed_run_with_random_frame_sampling_logs_the_same_losses(tmp_path):
             max_frames=5,
             save_strategy="steps",
             save_steps=2,
+            dataloader_num_workers=workers,
+            dataloader_persistent_workers=workers > 0,
         )
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         return {entry["step"]: entry["loss"] for entry in trainer.state.log_history if "loss" in entry}

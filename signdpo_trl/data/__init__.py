@@ -21,7 +21,7 @@ from .dataset import (
     read_manifest,
 )
 from .layouts import LAYOUTS, SkeletonLayout, detect_layout, get_layout, to_canonical
-from .normalize import normalize_parts, sample_frames
+from .normalize import normalize_parts, sample_frame_indices, sample_frames
 from .pose import PoseSequence
 from .readers import PoseFileError, load_pose, save_pose, save_unisign_pickle
 from .safe_pickle import UnsafePickleError, safe_load_pickle
@@ -63,6 +63,7 @@ __all__ = [
     "load_pose",
     "normalize_parts",
     "safe_load_pickle",
+    "sample_frame_indices",
     "sample_frames",
     "save_pose",
     "save_unisign_pickle",

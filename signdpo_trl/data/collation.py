@@ -26,20 +26,38 @@ Two input conventions (`normalization`); a model records the one it was trained 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import datasets
 import numpy as np
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
-from .normalize import normalize_parts, sample_frames
+from .normalize import normalized_pose, sample_frame_indices
 
 
 # The input conventions `PoseCollator` builds; new models get the first (`SignTranslationConfig` keeps a copy).
 POSE_NORMALIZATIONS = ("unisign", "masked")
 # What a model whose configuration has no `pose_normalization` (saved before the field existed) was trained on.
 LEGACY_POSE_NORMALIZATION = "masked"
+# The columns of a pose row that the collators read as arrays.
+POSE_COLUMNS = ("keypoints", "confidence")
+
+
+def pose_array_format(dataset):
+    """`dataset` in the format the collators read fastest: its pose columns in numpy format, so that a row's
+    `keypoints` and `confidence` arrive as one T x J x C and one T x J array (never as nested Python lists), and its
+    other columns as Python objects (a text stays a `str`, a list of texts a `list`).
+
+    Anything but a `datasets.Dataset`, and a dataset with a transform of its own (`set_transform`), is returned as it
+    is.
+    """
+    if not isinstance(dataset, datasets.Dataset) or dataset.format["type"] == "custom":
+        return dataset
+    columns = [column for column in POSE_COLUMNS if column in dataset.column_names]
+    if not columns:
+        return dataset
+    return dataset.with_format("numpy", columns=columns, output_all_columns=True)
 
 
 def pose_normalization_of(model) -> str:
@@ -102,8 +120,17 @@ class PoseCollator:
             `(*seed, batch_index)`; the trainers set it (`(args.seed, process index)`) and restore `batch_index` when
             resuming, so a resumed run draws what an uninterrupted one does. The Trainer collates batches ahead of
             the step and restores torch's global generator only afterwards, so draws from the global generator
-            (the behaviour without a seed) do not survive a resume exactly.
-        batch_index (`int`, defaults to `0`): Index of the next batch, counted by the collator.
+            (the behaviour without a seed) do not survive a resume exactly. In DataLoader worker processes the
+            draws are the same as in the main process, whatever the number of workers (see `batches_per_pass`).
+        batch_index (`int`, defaults to `0`): Index of the next batch, counted by the collator. In a DataLoader
+            worker, the index of the first batch of the workers' first pass.
+        batches_per_pass (`int`, *optional*), repeat_passes (`bool`, defaults to `False`):
+            How a collator copied into DataLoader workers (`num_workers > 0`) tells which batch it collates. A
+            DataLoader over a map-style dataset deals the batches of a pass out in turn (`in_order=True`): worker `w`
+            of `W` collates batches `w`, `w + W`, ... of each pass. Persistent workers keep their copy across passes;
+            pass `p` then starts `p * batches_per_pass` batches after `batch_index` (training: epochs follow each
+            other), or at `batch_index` again with `repeat_passes` (evaluation: every pass draws the same pairs).
+            Without `batches_per_pass`, workers are taken to make one pass. The trainers set both.
         normalization (`str`, defaults to `"unisign"`):
             The input convention (see the module docstring): `"unisign"` or `"masked"`. Build the collator of a
             trained model with `PoseCollator.for_model(model, ...)`, which reads it from the model's configuration.
@@ -115,6 +142,10 @@ class PoseCollator:
     seed: int | tuple[int, ...] | None = None
     batch_index: int = 0
     normalization: str = "unisign"
+    batches_per_pass: int | None = None
+    repeat_passes: bool = False
+    # Batches this copy of the collator has collated in a DataLoader worker.
+    _worker_batches: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.frame_sampling not in ("uniform", "random"):
@@ -144,18 +175,37 @@ class PoseCollator:
             )
 
     def batch_generator(self) -> torch.Generator:
-        """The generator of the next batch's random draws (see `seed`); advances `batch_index`."""
+        """The generator of the next batch's random draws (see `seed`); advances `batch_index` (in a DataLoader
+        worker, the count of batches this copy has collated)."""
         if self.seed is None:
             return torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
-        entropy = [*(self.seed if isinstance(self.seed, tuple) else (self.seed,)), self.batch_index]
-        self.batch_index += 1
+        entropy = [*(self.seed if isinstance(self.seed, tuple) else (self.seed,)), self._next_batch_index()]
         return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]))
+
+    def _next_batch_index(self) -> int:
+        worker = torch.utils.data.get_worker_info()
+        if worker is None:
+            self.batch_index += 1
+            return self.batch_index - 1
+        collated, self._worker_batches = self._worker_batches, self._worker_batches + 1
+        first, position = self.batch_index, collated
+        if self.batches_per_pass is not None:
+            batches_of_this_worker = len(range(worker.id, self.batches_per_pass, worker.num_workers))
+            pass_index, position = divmod(collated, max(batches_of_this_worker, 1))
+            if not self.repeat_passes:
+                first += pass_index * self.batches_per_pass
+        return first + position * worker.num_workers + worker.id
 
     def pad(self, examples: Sequence[dict[str, Any]], generator: torch.Generator | None = None) -> PoseBatch:
         """Samples frames from each row and pads them into one source-space `PoseBatch`.
 
+        The only work done per row is taking its two arrays; frame sampling, padding and the conversion to float32 are
+        done for the whole batch at once (the trainers hand the collator the dataset in numpy format, see
+        `pose_array_format`, so a row's arrays arrive as they are stored).
+
         Args:
-            examples (`Sequence[dict]`): Rows with `keypoints` (T x J x C) and `confidence` (T x J).
+            examples (`Sequence[dict]`): Rows with `keypoints` (T x J x C) and `confidence` (T x J) arrays (nested
+                lists are accepted, at the cost of converting them).
             generator (`torch.Generator`, *optional*): Source of the random frame sampling; defaults to
                 `batch_generator()`.
         """
@@ -163,21 +213,29 @@ class PoseCollator:
         if self.frame_sampling == "random":
             generator = generator if generator is not None else self.batch_generator()
             frame_generator = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=generator).item()))
-        clips = []
-        for row_index, example in enumerate(examples):
-            keypoints = np.asarray(example["keypoints"], dtype=np.float32)
-            confidence = np.asarray(example["confidence"], dtype=np.float32)
-            if keypoints.ndim != 3 or keypoints.shape[0] == 0:
+        keypoints = [np.asarray(example["keypoints"]) for example in examples]
+        confidence = [np.asarray(example["confidence"]) for example in examples]
+        for row_index, (clip_keypoints, clip_confidence) in enumerate(zip(keypoints, confidence)):
+            if (
+                clip_keypoints.ndim != 3
+                or clip_keypoints.shape[0] == 0
+                or clip_keypoints.shape[1:] != keypoints[0].shape[1:]
+                or clip_confidence.shape != clip_keypoints.shape[:2]
+            ):
                 raise ValueError(
-                    f"Row {example.get('id', row_index)!r}: keypoints must be a non-empty T x J x C array, "
-                    f"got shape {keypoints.shape}."
+                    f"Row {examples[row_index].get('id', row_index)!r}: keypoints must be a non-empty T x J x C array "
+                    f"and confidence T x J, with the J x C of the batch's first row {keypoints[0].shape[1:]}; got "
+                    f"{clip_keypoints.shape} and {clip_confidence.shape}."
                 )
-            frames = sample_frames(keypoints.shape[0], self.max_frames, generator=frame_generator)
-            clips.append((keypoints[frames], confidence[frames]))
-
-        lengths = torch.tensor([len(clip_keypoints) for clip_keypoints, _ in clips], dtype=torch.long)
-        keypoints = pad_sequence([torch.from_numpy(k) for k, _ in clips], batch_first=True)
-        confidence = pad_sequence([torch.from_numpy(c) for _, c in clips], batch_first=True)
+        num_frames = np.array([len(clip_keypoints) for clip_keypoints in keypoints])
+        indices, lengths = sample_frame_indices(num_frames, self.max_frames, generator=frame_generator)
+        # The clips laid end to end, then a frame of zeros that every padded position points at: one gather pads.
+        padded = np.arange(indices.shape[1])[None, :] >= lengths[:, None]
+        rows = np.where(padded, num_frames.sum(), (np.cumsum(num_frames) - num_frames)[:, None] + indices)
+        zero_frame = np.zeros((1, *keypoints[0].shape[1:]), dtype=np.float32)
+        keypoints = torch.from_numpy(np.concatenate([*keypoints, zero_frame], dtype=np.float32)[rows])
+        confidence = torch.from_numpy(np.concatenate([*confidence, zero_frame[..., 0]], dtype=np.float32)[rows])
+        lengths = torch.from_numpy(lengths)
         if self.normalization == "masked":
             mask = confidence > self.confidence_threshold
             return PoseBatch(keypoints=keypoints * mask[..., None], mask=mask, lengths=lengths)
@@ -191,9 +249,10 @@ class PoseCollator:
         frame_mask = batch.frame_mask
         if self.normalization == "masked":
             visibility = (batch.mask & frame_mask[..., None]).to(batch.keypoints.dtype)
-            coordinates, visibility = normalize_parts(batch.keypoints, visibility, frame_mask, threshold=0.5)
-            pose = torch.cat([coordinates, visibility[..., None]], dim=-1)
-            return {"pose": pose, "pose_mask": frame_mask}
+            return {
+                "pose": normalized_pose(batch.keypoints, visibility, frame_mask, threshold=0.5),
+                "pose_mask": frame_mask,
+            }
         if batch.confidence is None:
             raise ValueError(
                 "normalization='unisign' feeds the detector's confidences to the model, and this PoseBatch has none. "
@@ -201,10 +260,7 @@ class PoseCollator:
                 "`confidence=batch.confidence`)."
             )
         confidence = torch.where(batch.mask & frame_mask[..., None], batch.confidence, 0).to(batch.keypoints.dtype)
-        coordinates, confidence = normalize_parts(
-            batch.keypoints, confidence, frame_mask, threshold=self.confidence_threshold
-        )
-        pose = torch.cat([coordinates, confidence[..., None]], dim=-1)
+        pose = normalized_pose(batch.keypoints, confidence, frame_mask, threshold=self.confidence_threshold)
         return {"pose": pose, "pose_mask": frame_mask}
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -32,6 +32,11 @@ from .canonical import CANONICAL_PARTS, NUM_CANONICAL_JOINTS
 MIN_CONFIDENT_BODY_POINTS = 4
 
 
+# Which part each canonical joint belongs to, as an index into CANONICAL_PARTS (0 is the body).
+_PART_OF_JOINT = torch.tensor([index for index, part in enumerate(CANONICAL_PARTS.values()) for _ in range(part.size)])
+_ANCHORED_PARTS = tuple(part for part in CANONICAL_PARTS.values() if part.name != "body")
+
+
 def normalize_parts(
     keypoints: torch.Tensor,
     confidence: torch.Tensor,
@@ -48,7 +53,25 @@ def normalize_parts(
 
     Returns:
         `(keypoints, confidence)` of the input shapes: coordinates in [-1, 1], confidences at most 1; dropped points
-        and padded frames have coordinates 0 and confidence 0.
+        and padded frames have coordinates 0 and confidence 0 (so has a NaN coordinate).
+    """
+    pose = normalized_pose(keypoints, confidence, frame_mask, threshold)
+    return pose[..., :-1], pose[..., -1].to(confidence.dtype)
+
+
+def normalized_pose(
+    keypoints: torch.Tensor,
+    confidence: torch.Tensor,
+    frame_mask: torch.Tensor,
+    threshold: float = 0.3,
+) -> torch.Tensor:
+    """`normalize_parts` with the confidence appended as the last channel: the model input, `(B, T, 69, C + 1)`.
+
+    The whole batch is normalised with a few tensor operations over all joints at once: every point minus the
+    reference of its part on its frame (the corner of the body's box and its mean depth, a hand's wrist, the nose
+    tip, or the centroid standing in for an absent anchor), divided by the body scale. They run channel first
+    (`B x T x C x J`), where per-point masks broadcast over an outer axis, which vectorises; channels last they
+    would broadcast over the innermost axis, of size C.
     """
     if keypoints.ndim != 4 or keypoints.shape[2] != NUM_CANONICAL_JOINTS or keypoints.shape[-1] < 2:
         raise ValueError(f"keypoints must be (batch, frames, {NUM_CANONICAL_JOINTS}, C >= 2); got {keypoints.shape}.")
@@ -57,70 +80,96 @@ def normalize_parts(
             f"confidence {tuple(confidence.shape)} and frame_mask {tuple(frame_mask.shape)} must be "
             f"{tuple(keypoints.shape[:3])} and {tuple(keypoints.shape[:2])}."
         )
+    batch_size, num_frames, num_joints, channels = keypoints.shape
     frame_mask = frame_mask.bool()
+    points = keypoints.permute(0, 1, 3, 2).contiguous()  # B x T x C x J
     confident = (confidence > threshold) & frame_mask[..., None]
+    weight = confident.to(points.dtype)[:, :, None, :]
 
-    body = CANONICAL_PARTS["body"].indices
-    body_points = keypoints[:, :, body.start : body.stop]
-    body_confident = confident[:, :, body.start : body.stop]
-    inside = body_confident[..., None]
-    lower = torch.where(inside, body_points, torch.inf).amin(dim=(1, 2))  # (B, C)
-    upper = torch.where(inside, body_points, -torch.inf).amax(dim=(1, 2))
+    body = CANONICAL_PARTS["body"]
+    body_points = points[..., : body.size]
+    inside = confident[:, :, None, : body.size]
+    lower = torch.where(inside, body_points, torch.inf).amin(dim=(1, 3))  # (B, C)
+    upper = torch.where(inside, body_points, -torch.inf).amax(dim=(1, 3))
     scale = (upper[:, :2] - lower[:, :2]).amax(dim=-1)  # (B,)
-    count = body_confident.sum(dim=(1, 2))
+    count = confident[..., : body.size].sum(dim=(1, 2))
     usable = (count >= MIN_CONFIDENT_BODY_POINTS) & (scale > 0)
-    scale = torch.where(usable, scale, torch.ones_like(scale))[:, None, None, None]
+    scale = torch.where(usable, scale, torch.ones_like(scale))
 
-    # Body: (x - (min + max - scale) / 2) / scale maps the square box to [0, 1]; then to [-1, 1].
-    box_origin = (lower[:, :2] + upper[:, :2] - scale[:, 0, 0]) / 2
-    centre = [box_origin]
-    if keypoints.shape[-1] > 2:
-        depth_sum = torch.where(inside, body_points, 0)[..., 2:].sum(dim=(1, 2))
-        centre.append(depth_sum / count.clamp(min=1)[:, None])
-    centre = torch.cat(centre, dim=-1)[:, None, None, :]
-    unit_box = (body_points - centre) / scale
-    normalised_body = torch.cat([(unit_box[..., :2] - 0.5) * 2, unit_box[..., 2:]], dim=-1)
-
-    parts = [normalised_body]
-    anchor_present = [torch.ones_like(body_confident)]
-    for name in ("left_hand", "right_hand", "face"):
-        part = CANONICAL_PARTS[name]
-        points = keypoints[:, :, part.offset : part.offset + part.size]
-        part_confident = confident[:, :, part.offset : part.offset + part.size, None]
-        centroid = (points * part_confident).sum(dim=2, keepdim=True) / part_confident.sum(dim=2, keepdim=True).clamp(
-            min=1
-        )
+    # Reference of each part per frame: the corner of the body's square box (and its mean confident depth), and the
+    # anchors.
+    box_origin = [(lower[:, :2] + upper[:, :2] - scale[:, None]) / 2]
+    if channels > 2:
+        depth_sum = (body_points[:, :, 2:] * weight[..., : body.size]).sum(dim=(1, 3))
+        box_origin.append(depth_sum / count.clamp(min=1)[:, None])
+    box_origin = torch.where(usable[:, None], torch.cat(box_origin, dim=-1), 0)
+    references = [box_origin[:, None, :, None].expand(batch_size, num_frames, channels, 1)]
+    part_present = [frame_mask[..., None]]
+    for part in _ANCHORED_PARTS:
+        joints = slice(part.offset, part.offset + part.size)
+        part_points, part_weight = points[..., joints], weight[..., joints]
+        centroid = (part_points * part_weight).sum(-1) / part_weight.sum(-1).clamp(min=1)
         anchor_seen = confidence[:, :, part.offset + part.anchor] > 0
-        anchor = torch.where(anchor_seen[..., None, None], points[:, :, part.anchor : part.anchor + 1], centroid)
-        parts.append((points - anchor) / scale)
-        present = anchor_seen | part_confident.any(dim=2)[..., 0]
-        anchor_present.append(present[..., None].expand(-1, -1, part.size))
-    normalised = torch.cat(parts, dim=2).clamp(-1, 1)
+        references.append(torch.where(anchor_seen[..., None], part_points[..., part.anchor], centroid)[..., None])
+        part_present.append(anchor_seen[..., None] | confident[:, :, joints].any(dim=2, keepdim=True))
+    part_of_joint = _PART_OF_JOINT.to(keypoints.device)
+    reference = torch.cat(references, dim=-1).index_select(-1, part_of_joint)
+    normalised = (points - reference) / scale[:, None, None, None]
+    # The body's x and y: its box mapped from [0, 1] to [-1, 1].
+    normalised[:, :, :2, : body.size] = (normalised[:, :, :2, : body.size] - 0.5) * 2
 
-    keep = confident & torch.cat(anchor_present, dim=2) & usable[:, None, None]
-    keypoints = torch.where(keep[..., None], normalised, 0).to(keypoints.dtype)
-    confidence = torch.where(keep, confidence.clamp(max=1), 0)
-    return keypoints, confidence
+    keep = confident & torch.cat(part_present, dim=2).index_select(2, part_of_joint) & usable[:, None, None]
+    normalised = normalised.clamp_(-1, 1).nan_to_num_(0.0) * keep[:, :, None, :]
+    pose = torch.cat([normalised, (confidence.clamp(max=1) * keep).to(points.dtype)[:, :, None]], dim=2)
+    return pose.permute(0, 1, 3, 2).contiguous().to(keypoints.dtype)
+
+
+def sample_frame_indices(
+    num_frames: np.ndarray, max_frames: int, *, generator: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frames kept of every clip of a batch, drawn for the whole batch at once.
+
+    Args:
+        num_frames (`np.ndarray` of shape `(B,)`): Frames in each clip.
+        max_frames (`int`): The most frames to keep of a clip.
+        generator (`np.random.Generator`, *optional*): Without one (evaluation), each long clip keeps `max_frames`
+            evenly spaced frames from its first to its last, deterministically. With one (training), a random sorted
+            subset of `max_frames` frames, each subset equally likely, as Uni-Sign's
+            ``sorted(random.sample(range(duration), k=max_length))``.
+
+    Returns:
+        `(indices, lengths)`: `indices` (`B x min(max(num_frames), max_frames)` int64) holds, in row `b`, the sorted
+        frame indices of clip `b` in its first `lengths[b]` entries (all its frames when `num_frames[b] <= max_frames`,
+        else `max_frames` of them); entries past `lengths[b]` are 0.
+    """
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1; got {max_frames}.")
+    num_frames = np.asarray(num_frames, dtype=np.int64)
+    lengths = np.minimum(num_frames, max_frames)
+    width = int(lengths.max(initial=0))
+    positions = np.arange(width)
+    long = num_frames > max_frames
+    if generator is None:
+        # As np.linspace(0, num_frames - 1, max_frames): steps of (num_frames - 1) / (max_frames - 1) > 1 that
+        # rounding never makes repeat.
+        step = np.where(long, (num_frames - 1) / max(max_frames - 1, 1), 1.0)
+        indices = np.rint(positions[None, :] * step[:, None]).astype(np.int64)
+    else:
+        indices = np.broadcast_to(positions, (len(num_frames), width)).copy()
+        if long.any():
+            # Random keys, 2 past a clip's end so that those frames are never among its `max_frames` smallest.
+            keys = generator.random((int(long.sum()), int(num_frames.max())))
+            keys[np.arange(keys.shape[1])[None, :] >= num_frames[long, None]] = 2.0
+            chosen = np.argpartition(keys, max_frames - 1, axis=1)[:, :max_frames]
+            indices[long] = np.sort(chosen, axis=1)
+    return np.where(positions[None, :] < lengths[:, None], indices, 0), lengths
 
 
 def sample_frames(num_frames: int, max_frames: int, *, generator: np.random.Generator | None = None) -> np.ndarray:
-    """Indices of at most `max_frames` frames out of `num_frames`, sorted.
-
-    Args:
-        num_frames (`int`): Frames in the clip.
-        max_frames (`int`): The most frames to keep.
-        generator (`np.random.Generator`, *optional*): Without one (evaluation), the indices are deterministic and
-            evenly spaced from the first frame to the last. With one (training), a random sorted subset, as
-            Uni-Sign's ``sorted(random.sample(range(duration), k=max_length))``.
+    """Indices of at most `max_frames` frames out of `num_frames`, sorted: one clip of `sample_frame_indices`.
 
     Returns:
         `np.ndarray` of int64 indices: all frames when `num_frames <= max_frames`.
     """
-    if max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1; got {max_frames}.")
-    if num_frames <= max_frames:
-        return np.arange(num_frames, dtype=np.int64)
-    if generator is None:
-        # Steps are (num_frames - 1) / (max_frames - 1) > 1, so rounding never repeats an index.
-        return np.rint(np.linspace(0, num_frames - 1, max_frames)).astype(np.int64)
-    return np.sort(generator.choice(num_frames, size=max_frames, replace=False)).astype(np.int64)
+    indices, lengths = sample_frame_indices(np.array([num_frames]), max_frames, generator=generator)
+    return indices[0, : lengths[0]]

@@ -275,10 +275,14 @@ def finish(
 ) -> PerturbedBatch:
     """Return the perturbed batch with the input's dtypes and its padded frames restored exactly (the confidences
     too, when the operator was given them)."""
-    valid = valid_frames(lengths, keypoints.shape[1])
-    new_keypoints = torch.where(valid[:, :, None, None], new_keypoints.to(keypoints.dtype), keypoints)
-    new_mask = torch.where(valid[:, :, None], new_mask.to(mask.dtype), mask)
-    if confidence is None:
-        return PerturbedBatch(new_keypoints, new_mask)
-    new_confidence = torch.where(valid[:, :, None], new_confidence.to(confidence.dtype), confidence)
-    return PerturbedBatch(new_keypoints, new_mask, new_confidence)
+    padding = ~valid_frames(lengths, keypoints.shape[1])
+    pairs = [(new_keypoints, keypoints), (new_mask, mask)]
+    if confidence is not None:
+        pairs.append((new_confidence, confidence))
+    # A copy of each output with the input's padded frames written back: cheaper than a select over every frame.
+    outputs = []
+    for new, old in pairs:
+        new = new.to(old.dtype, copy=True)
+        new[padding] = old[padding]
+        outputs.append(new)
+    return PerturbedBatch(*outputs)

@@ -15,7 +15,7 @@ import torch
 from transformers import TrainerCallback
 from transformers.trainer_utils import has_length
 
-from ..data.collation import PoseBatch, PoseCollator, shift_right, tokenize_targets
+from ..data.collation import PoseBatch, PoseCollator, pose_array_format, shift_right, tokenize_targets
 
 
 __all__ = [
@@ -23,6 +23,9 @@ __all__ = [
     "PoseBatch",
     "PoseCollator",
     "SignTranslationCollator",
+    "check_dataloader_order",
+    "count_passes",
+    "pose_array_format",
     "shift_right",
     "tokenize_targets",
 ]
@@ -65,9 +68,39 @@ class SignTranslationCollator(PoseCollator):
         return inputs
 
 
+def check_dataloader_order(args) -> None:
+    """Raises `ValueError` when DataLoader workers may hand batches out of turn (`dataloader_in_order=False`): a
+    seeded collator in a worker tells which batch it collates from the order in which the batches are dealt."""
+    if args.dataloader_num_workers > 0 and not args.dataloader_in_order:
+        raise ValueError(
+            "dataloader_in_order=False lets DataLoader workers take batches out of turn, and the collator's copy in "
+            "each worker counts its turns to know which batch it builds (its random draws are seeded by it, so that "
+            "a resumed run draws what an uninterrupted one does); keep dataloader_in_order=True."
+        )
+
+
+def count_passes(collator, dataloader, *, repeat_passes: bool = False) -> None:
+    """Tells a seeded collator how many batches one pass of `dataloader` has, so that its copies in the DataLoader's
+    worker processes know which batch they collate (see [`PoseCollator`]'s `batches_per_pass`).
+
+    Args:
+        collator: The DataLoader's `collate_fn`; anything but a [`PoseCollator`] is left alone.
+        dataloader: The DataLoader, before it is iterated (its workers copy the collator when they start).
+        repeat_passes (`bool`, defaults to `False`): Every pass draws what the first did (evaluation), rather than
+            carrying on from the previous one (training epochs).
+    """
+    if isinstance(collator, PoseCollator) and has_length(dataloader):
+        collator.batches_per_pass = len(dataloader)
+        collator.repeat_passes = repeat_passes
+
+
 class CollatorResumeCallback(TrainerCallback):
-    """Points a seeded collator at the first batch a run consumes: 0 for a new run, the batches already trained on
-    for a resumed one (the Trainer skips them without collating them).
+    """Points a seeded collator at the first batch of each epoch: at the start of training, 0 for a new run or the
+    batches already trained on for a resumed one (the Trainer skips them without collating them); at every later
+    epoch, that epoch's first batch.
+
+    With DataLoader workers the collator of the main process collates nothing, so its own count does not move; the
+    workers, started at each epoch (or once, when persistent), count on from the index they find in it.
 
     Args:
         collator ([`PoseCollator`]): The training collator.
@@ -75,13 +108,23 @@ class CollatorResumeCallback(TrainerCallback):
 
     def __init__(self, collator: PoseCollator):
         self.collator = collator
+        self.batches_per_epoch = None
+        self.epoch = None
 
     def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
         accumulation = args.gradient_accumulation_steps
         consumed = state.global_step * accumulation
+        self.batches_per_epoch, self.epoch = None, None
         if train_dataloader is not None and has_length(train_dataloader):
             # As Trainer._init_training_state: whole epochs, then the update steps of the current one.
-            batches_per_epoch = len(train_dataloader)
-            epochs, updates = divmod(state.global_step, max(math.ceil(batches_per_epoch / accumulation), 1))
-            consumed = epochs * batches_per_epoch + updates * accumulation
+            self.batches_per_epoch = len(train_dataloader)
+            epochs, updates = divmod(state.global_step, max(math.ceil(self.batches_per_epoch / accumulation), 1))
+            consumed = epochs * self.batches_per_epoch + updates * accumulation
+            self.epoch = epochs - 1  # the first on_epoch_begin is that of epoch `epochs`
         self.collator.batch_index = consumed
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.epoch is None:
+            return
+        self.epoch += 1
+        self.collator.batch_index = max(self.collator.batch_index, self.epoch * self.batches_per_epoch)

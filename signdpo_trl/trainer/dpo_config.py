@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
+from .collators import check_dataloader_order
 from .levels import LEVEL_TABLE, POSE_LEVELS, SIGNDPO_LEVELS, check_level_operators, resolve_level
 from .losses import LEVEL_REDUCTIONS, NLL_LOSS_TYPE, NLL_NORMALIZATIONS, PREFERENCE_LOSS_TYPES
 from .precision import hardware_bf16
@@ -401,6 +402,7 @@ class SignDPOConfig(DPOConfig):
         for is_set, message in refused:
             if is_set:
                 raise ValueError(message)
+        check_dataloader_order(self)
 
     def _check_per_level(self, name: str, values: list[float], minimum: float, strict: bool = False) -> None:
         bad = [v for v in values if not math.isfinite(v) or v < minimum or (strict and v == minimum)]

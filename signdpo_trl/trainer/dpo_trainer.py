@@ -19,7 +19,7 @@ from trl.trainer.base_trainer import _BaseTrainer
 
 from ..data.collation import pose_normalization_of
 from .checkpointing import AtomicCheckpointMixin
-from .collators import CollatorResumeCallback, PoseBatch, PoseCollator
+from .collators import CollatorResumeCallback, PoseBatch, PoseCollator, count_passes, pose_array_format
 from .dpo_config import SignDPOConfig
 from .levels import LEVEL_TABLE, build_preference_hooks
 from .losses import (
@@ -461,13 +461,21 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
     # -- evaluation and model card -----------------------------------------------------------------------------------
 
     def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False, **kwargs):
+        # Rows reach the collator as arrays, not nested lists.
+        dataset = pose_array_format(dataset)
         if is_training or not isinstance(self.data_collator, SignPreferenceCollator):
-            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
-        # Evaluation never samples frames at random, and a seeded collator draws the same pairs at every evaluation.
+            dataloader = super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+            if is_training:
+                count_passes(self.data_collator, dataloader)
+            return dataloader
+        # Evaluation never samples frames at random, and a seeded collator draws the same pairs at every evaluation
+        # (persistent workers included).
         train_collator = self.data_collator
         self.data_collator = dataclasses.replace(train_collator, frame_sampling="uniform", batch_index=0)
         try:
-            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+            dataloader = super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+            count_passes(self.data_collator, dataloader, repeat_passes=True)
+            return dataloader
         finally:
             self.data_collator = train_collator
 

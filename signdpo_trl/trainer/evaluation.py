@@ -22,8 +22,9 @@ def evaluate_translation(
 ) -> tuple[dict[str, float], list[str]]:
     """Generates translations of `dataset` and scores them (BLEU-1..4, ROUGE-L, chrF, SynthSign probes when present).
 
-    It runs under the same accelerate set-up as `args` (devices, processes, precision), so a recipe can score the
-    model before and after SignDPO with the launch it is already in.
+    It runs under the same accelerate set-up as `args` (devices, processes, precision) and its DataLoader settings
+    (workers, pinned memory, prefetch), so a recipe can score the model before and after SignDPO with the launch it is
+    already in.
 
     Args:
         model: A [`SignTranslationModel`] (or a peft model of one).
@@ -53,6 +54,8 @@ def evaluate_translation(
         max_frames=getattr(args, "max_frames", 256),
         confidence_threshold=getattr(args, "confidence_threshold", 0.3),
         dataloader_num_workers=args.dataloader_num_workers,
+        dataloader_pin_memory=args.dataloader_pin_memory,
+        dataloader_prefetch_factor=args.dataloader_prefetch_factor,
         seed=args.seed,
     )
     evaluator = SignSFTTrainer(model=model, args=eval_args, processing_class=tokenizer)

@@ -59,16 +59,18 @@ class PoseHook(PreferenceHook):
 
     def __call__(self, batch: PoseBatch, examples: Sequence[dict[str, Any]], generator: torch.Generator) -> PoseBatch:
         choice = torch.randint(len(self.operators), (len(batch.lengths),), generator=generator)
-        keypoints, mask, confidence = batch.keypoints, batch.mask, batch.confidence
+        keypoints, mask = torch.empty_like(batch.keypoints), torch.empty_like(batch.mask)
+        confidence = None if batch.confidence is None else torch.empty_like(batch.confidence)
         for index, operator in enumerate(self.operators):
             perturbed = operator(
                 batch.keypoints, batch.mask, batch.lengths, generator=generator, confidence=batch.confidence
             )
+            # Each clip takes its own operator's rows: a copy of those rows, not a select over the whole batch.
             chosen_here = choice == index
-            keypoints = torch.where(chosen_here[:, None, None, None], perturbed.keypoints, keypoints)
-            mask = torch.where(chosen_here[:, None, None], perturbed.mask, mask)
+            keypoints[chosen_here] = perturbed.keypoints[chosen_here]
+            mask[chosen_here] = perturbed.mask[chosen_here]
             if confidence is not None:
-                confidence = torch.where(chosen_here[:, None, None], perturbed.confidence, confidence)
+                confidence[chosen_here] = perturbed.confidence[chosen_here]
         return PoseBatch(keypoints=keypoints, mask=mask, lengths=batch.lengths, confidence=confidence)
 
 

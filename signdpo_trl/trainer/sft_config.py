@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from transformers import Seq2SeqTrainingArguments
 
+from .collators import check_dataloader_order
 from .precision import hardware_bf16
 
 
@@ -95,6 +96,7 @@ class SignSFTConfig(Seq2SeqTrainingArguments):
             )
         if self.max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {self.max_frames}.")
+        check_dataloader_order(self)
         if not 0.0 <= self.confidence_threshold < 1.0:
             raise ValueError(f"confidence_threshold must lie in [0, 1), got {self.confidence_threshold}.")
         metric = (self.metric_for_best_model or "").removeprefix("eval_")

@@ -14,7 +14,7 @@ from trl.trainer.base_trainer import _BaseTrainer
 
 from ..metrics import compute_slt_metrics, probe_accuracy
 from .checkpointing import AtomicCheckpointMixin
-from .collators import CollatorResumeCallback, PoseCollator, SignTranslationCollator
+from .collators import CollatorResumeCallback, PoseCollator, SignTranslationCollator, count_passes, pose_array_format
 from .model_card import create_sign_model_card
 from .sft_config import SignSFTConfig
 
@@ -99,8 +99,12 @@ class SignSFTTrainer(AtomicCheckpointMixin, _BaseTrainer, Seq2SeqTrainer):
             self.add_callback(CollatorResumeCallback(data_collator))
 
     def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False, **kwargs):
+        # Rows reach the collator as arrays, not nested lists.
+        dataset = pose_array_format(dataset)
         if is_training:
-            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+            dataloader = super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
+            count_passes(self.data_collator, dataloader)
+            return dataloader
         train_collator, self.data_collator = self.data_collator, self.eval_data_collator
         try:
             return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, **kwargs)
