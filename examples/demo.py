@@ -72,8 +72,8 @@ SIZES = {
     "quick": DemoSize(
         num_clips=3000,
         sft="--num_train_epochs 4 --max_eval_samples 100".split(),
-        probe="--max-samples 64 --strengths 0.3 1.0".split(),
-        corrupter="--max_steps 100 --num_candidates 2".split(),
+        probe="--max-samples 32 --strengths 0.5".split(),
+        corrupter="--mining_num_beams 2 --mining_num_candidates 2 --max_steps 60 --num_candidates 2".split(),
         dpo="--max_steps 60 --eval_steps 30 --max_eval_samples 100".split(),
     ),
     # `make demo-full`: the recipes' own sizes, the MLE base and SignDPO arm of the study.
