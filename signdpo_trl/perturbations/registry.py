@@ -34,6 +34,7 @@ and names it in the configuration (`build_operator("hand_freeze", strength=0.5)`
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ class OperatorSpec:
         """Whether the operator takes the reference model's `salience` and so runs inside the training step."""
         return self.level in IN_STEP_LEVELS
 
-    @property
+    @functools.cached_property
     def carries_confidence(self) -> bool:
         """Whether the operator takes `confidence` and moves it with the points (see the module docstring)."""
         return "confidence" in inspect.signature(self.function).parameters
