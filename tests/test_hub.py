@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, WITHOUT_SIGNDPO_TRL
 from safetensors.torch import load_file
 from tiny import pose_dataset, pose_rows, tiny_model, tiny_tokenizer
 from transformers import AutoTokenizer
@@ -124,30 +124,15 @@ def test_the_pushed_folder_translates_a_real_pose_file_where_signdpo_trl_is_not_
     torch.save({"pose": inputs["pose"], "pose_mask": inputs["pose_mask"]}, tmp_path / "inputs.pt")
     with torch.no_grad():
         expected = model.generate(pose=inputs["pose"], pose_mask=inputs["pose_mask"], num_beams=2, max_new_tokens=8)
-    script = textwrap.dedent(
+    script = WITHOUT_SIGNDPO_TRL + textwrap.dedent(
         f"""
-        import builtins, importlib.abc, json, sys
-
-        class HideSigndpoTrl(importlib.abc.MetaPathFinder):
-            # The package is installed in this environment (pip install -e .): hide it as if it were not.
-            def find_spec(self, name, path=None, target=None):
-                if name == "signdpo_trl" or name.startswith("signdpo_trl."):
-                    raise ModuleNotFoundError(f"No module named {{name!r}}")
-                return None
-
-        sys.meta_path.insert(0, HideSigndpoTrl())
+        import builtins, json, sys
         questions = []
         # transformers swallows any error of input() and goes on: the question is recorded instead.
         builtins.input = lambda prompt="": questions.append(prompt) or "n"
         import torch
         torch.set_num_threads({torch.get_num_threads()})
         from transformers import AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
-        try:
-            import signdpo_trl  # noqa: F401
-        except ModuleNotFoundError:
-            pass
-        else:
-            raise AssertionError("signdpo_trl must not be importable here")
         folder = {str(folder)!r}
         models = [
             auto.from_pretrained(folder, trust_remote_code=True).eval() for auto in (AutoModel, AutoModelForSeq2SeqLM)

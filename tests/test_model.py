@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import torch
+from conftest import WITHOUT_SIGNDPO_TRL
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, T5Config, T5ForConditionalGeneration
 
 from signdpo_trl.data import canonical
@@ -262,28 +263,13 @@ def test_remote_code_loads_where_signdpo_trl_is_not_importable(tmp_path):
     torch.save({"pose": pose, "pose_mask": pose_mask, "labels": labels}, tmp_path / "inputs.pt")
     with torch.no_grad():  # as in the subprocess: SDPA picks other CPU kernels when gradients are off
         torch.save(model(pose=pose, pose_mask=pose_mask, labels=labels).logits, tmp_path / "expected.pt")
-    script = textwrap.dedent(
+    script = WITHOUT_SIGNDPO_TRL + textwrap.dedent(
         f"""
-        import importlib.abc, importlib.util, sys
-
-        class HideSigndpoTrl(importlib.abc.MetaPathFinder):
-            # The package may be installed in this environment (pip install -e .): hide it as if it were not.
-            def find_spec(self, name, path=None, target=None):
-                if name == "signdpo_trl" or name.startswith("signdpo_trl."):
-                    raise ModuleNotFoundError(f"No module named {{name!r}}")
-                return None
-
-        sys.meta_path.insert(0, HideSigndpoTrl())
+        import importlib.util, sys
         import torch
         # Bit-exact logits need the parent's intra-op thread count: reductions split over threads round differently.
         torch.set_num_threads({torch.get_num_threads()})
         from transformers import AutoModelForSeq2SeqLM
-        try:
-            import signdpo_trl  # noqa: F401
-        except ModuleNotFoundError:
-            pass
-        else:
-            raise AssertionError("signdpo_trl must not be importable here")
         model = AutoModelForSeq2SeqLM.from_pretrained({str(checkpoint)!r}, trust_remote_code=True).eval()
         assert not type(model).__module__.startswith("signdpo_trl"), type(model).__module__
         inputs = torch.load({str(tmp_path / "inputs.pt")!r})
