@@ -179,6 +179,30 @@ def test_a_saved_checkpoints_tokenizer_loads_without_asking_where_signdpo_trl_is
     assert tokenizer("the dog sees the cat")["input_ids"] == tiny_tokenizer()("the dog sees the cat")["input_ids"]
 
 
+@pytest.mark.parametrize("transformers_first", [False, True], ids=["signdpo_trl_first", "transformers_first"])
+def test_a_bare_import_of_signdpo_trl_is_enough_for_the_tokenizer_not_to_ask(tmp_path, transformers_first):
+    # A fresh process: `import signdpo_trl` imports neither transformers nor the models (it stays light), yet the
+    # model type is registered by the time AutoTokenizer reads the checkpoint's config.json.
+    tiny_model().save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import builtins, sys
+        builtins.input = lambda prompt="": sys.exit("AutoTokenizer asked: " + prompt)
+        if {transformers_first}:
+            from transformers import AutoTokenizer
+        import signdpo_trl
+        assert {transformers_first} or "transformers" not in sys.modules, "import signdpo_trl imported transformers"
+        from transformers import AutoTokenizer
+        print(type(AutoTokenizer.from_pretrained({str(tmp_path)!r})).__name__)
+        """
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRUST_REMOTE_CODE": ""}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert CUSTOM_CODE_PROMPT not in result.stdout + result.stderr
+
+
 def test_the_signdpo_card_names_levels_operators_weights_objective_base_model_and_before_after_metrics(tmp_path):
     model = tiny_model()
     model.config.text_config._name_or_path = "google/mt5-base"
