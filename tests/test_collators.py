@@ -19,6 +19,7 @@ from signdpo_trl.trainer import (
     build_preference_hooks,
 )
 from signdpo_trl.trainer.collators import count_passes, pose_array_format
+from signdpo_trl.trainer.hooks import PoseHook
 
 
 LEFT_HAND = CANONICAL_PARTS["left_hand"]
@@ -471,3 +472,30 @@ def test_dataloader_workers_must_hand_batches_in_order(config_class):
 
     with pytest.raises(ValueError, match="dataloader_in_order=True"):
         getattr(trainer_module, config_class)(output_dir="unused", dataloader_num_workers=2, dataloader_in_order=False)
+
+
+def test_a_pose_hook_perturbs_each_clip_once_with_the_operator_it_drew():
+    # Two deterministic operators, so that each clip's rejected pose can be checked against both, computed alone.
+    hook = PoseHook("mixed", ["sequence_reversal", "hand_swap"], strength=1.0)
+    collator = PoseCollator(max_frames=12)
+    batch = collator.pad(pose_rows(9))
+    rejected = hook(batch, [], torch.Generator().manual_seed(0))
+    drawn = []
+    for row in range(9):
+        alone = [
+            operator(
+                batch.keypoints[row : row + 1], batch.mask[row : row + 1], batch.lengths[row : row + 1],
+                confidence=batch.confidence[row : row + 1],
+            )
+            for operator in hook.operators
+        ]  # fmt: skip
+        matches = [
+            index
+            for index, perturbed in enumerate(alone)
+            if torch.equal(perturbed.keypoints[0], rejected.keypoints[row])
+            and torch.equal(perturbed.mask[0], rejected.mask[row])
+            and torch.equal(perturbed.confidence[0], rejected.confidence[row])
+        ]
+        assert len(matches) == 1, f"clip {row} is not one operator's output: {matches}"
+        drawn.extend(matches)
+    assert set(drawn) == {0, 1}  # both operators were drawn in this batch

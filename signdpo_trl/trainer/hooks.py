@@ -42,8 +42,8 @@ class PreferenceHook(ABC):
 class PoseHook(PreferenceHook):
     """An input-level hook: rejected pose = one of `operators` applied to the chosen pose, drawn per clip.
 
-    Every operator runs over the whole batch and each clip keeps the output of its own draw, so a batch mixes
-    operators without a loop over clips.
+    Each clip draws one operator; every operator then runs once, over the sub-batch of the clips that drew it, so a
+    batch mixes operators without a loop over clips and without perturbing any clip more than once.
 
     Args:
         level (`str`): The level name (e.g. `"spatial_local"`).
@@ -62,15 +62,22 @@ class PoseHook(PreferenceHook):
         keypoints, mask = torch.empty_like(batch.keypoints), torch.empty_like(batch.mask)
         confidence = None if batch.confidence is None else torch.empty_like(batch.confidence)
         for index, operator in enumerate(self.operators):
+            # Each operator runs over the clips that drew it, as one sub-batch (operators that borrow from other
+            # clips, e.g. a donor handshape, borrow from that sub-batch).
+            rows = (choice == index).nonzero().squeeze(1)
+            if len(rows) == 0:
+                continue
             perturbed = operator(
-                batch.keypoints, batch.mask, batch.lengths, generator=generator, confidence=batch.confidence
+                batch.keypoints[rows],
+                batch.mask[rows],
+                batch.lengths[rows],
+                generator=generator,
+                confidence=None if batch.confidence is None else batch.confidence[rows],
             )
-            # Each clip takes its own operator's rows: a copy of those rows, not a select over the whole batch.
-            chosen_here = choice == index
-            keypoints[chosen_here] = perturbed.keypoints[chosen_here]
-            mask[chosen_here] = perturbed.mask[chosen_here]
+            keypoints[rows] = perturbed.keypoints
+            mask[rows] = perturbed.mask
             if confidence is not None:
-                confidence[chosen_here] = perturbed.confidence[chosen_here]
+                confidence[rows] = perturbed.confidence
         return PoseBatch(keypoints=keypoints, mask=mask, lengths=batch.lengths, confidence=confidence)
 
 
