@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._paths import check_local_model_path
 from .data.collation import PoseCollator
 from .data.dataset import KEYPOINT_DTYPES, canonical_arrays
 from .data.layouts import SkeletonLayout, get_layout
@@ -92,8 +93,7 @@ def load_translation_model(
     from transformers import AutoTokenizer
 
     name = str(model_name_or_path)
-    if not os.path.exists(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1):
-        raise FileNotFoundError(f"No saved model at {name!r}: give the folder of a saved model or a Hub id.")
+    check_local_model_path(name, "The model")
     adapter = _is_adapter(name)
     if adapter:
         from peft import PeftConfig, PeftModel

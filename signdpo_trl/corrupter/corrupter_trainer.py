@@ -41,6 +41,7 @@ from transformers import (
     set_seed,
 )
 
+from .._paths import check_local_model_path
 from ..trainer.checkpointing import AtomicCheckpointMixin
 from ..trainer.model_card import SIGNDPO_PAPER, create_sign_model_card
 from .corrupter_config import CorrupterConfig
@@ -97,14 +98,6 @@ def quantization_config_for(
     )
 
 
-def _check_local(name: str, what: str):
-    """A name that is meant as a local path (not a Hub id) must exist: say so before any download is tried."""
-    if not os.path.exists(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name[:1]):
-        raise FileNotFoundError(
-            f"{what} {name!r} does not exist; pass the folder of a saved model or a Hub id such as 'google/mt5-small'."
-        )
-
-
 def load_corrupter_base(
     model_name_or_path: str | os.PathLike,
     *,
@@ -133,7 +126,7 @@ def load_corrupter_base(
     from ..models import SignTranslationConfig, SignTranslationModel
 
     name = str(model_name_or_path)
-    _check_local(name, "The corrupter's base model")
+    check_local_model_path(name, "The corrupter's base model")
     kwargs = dict(model_init_kwargs or {})
     if quantization_config is not None:
         kwargs["quantization_config"] = quantization_config
@@ -163,7 +156,7 @@ def load_corrupter(
     """Reloads a corrupter saved by [`CorrupterTrainer.save_model`]: its base (see [`load_corrupter_base`]) with the
     saved LoRA adapter, or the fully fine-tuned model when it was trained without peft; and its tokenizer."""
     name = str(adapter_path)
-    _check_local(name, "The saved corrupter")
+    check_local_model_path(name, "The saved corrupter")
     if os.path.isdir(name):
         is_adapter = os.path.isfile(os.path.join(name, "adapter_config.json"))
     else:
