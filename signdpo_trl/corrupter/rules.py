@@ -8,6 +8,7 @@ text that differs from its input.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -115,14 +116,18 @@ def _entity_positions(tokens: list[str]) -> list[int]:
     return [i for i in _content_positions(tokens) if i > 0 and tokens[i - 1].lower() in _DETERMINERS]
 
 
+@functools.lru_cache(maxsize=65536)
+def _sentence_entities(sentence: str) -> frozenset[str]:
+    """The lower-cased entities of a sentence: kept, since a batch's references are every other row's pool."""
+    tokens = _TOKEN.findall(sentence)
+    return frozenset(tokens[i].lower() for i in _entity_positions(tokens))
+
+
 def substitute_entity(tokens: list[str], pool: Sequence[str], generator: torch.Generator) -> list[str] | None:
     """Replaces a noun by a noun of another sentence of the pool (a wrong entity)."""
     positions = _entity_positions(tokens)
     present = {token.lower() for token in tokens}
-    pool_tokens = [_TOKEN.findall(sentence) for sentence in pool]
-    candidates = sorted(
-        {sentence[i].lower() for sentence in pool_tokens for i in _entity_positions(sentence)} - present
-    )
+    candidates = sorted(set().union(*map(_sentence_entities, pool)) - present)
     if not positions or not candidates:
         return None
     position = _choice(positions, generator)

@@ -277,13 +277,19 @@ def finish(
     """Return the perturbed batch with the input's dtypes and its padded frames restored exactly (the confidences
     too, when the operator was given them)."""
     padding = ~valid_frames(lengths, keypoints.shape[1])
+    padded = bool(padding.any())
     pairs = [(new_keypoints, keypoints), (new_mask, mask)]
     if confidence is not None:
         pairs.append((new_confidence, confidence))
-    # A copy of each output with the input's padded frames written back: cheaper than a select over every frame.
+    inputs = {tensor.untyped_storage().data_ptr() for _, tensor in pairs}
     outputs = []
     for new, old in pairs:
-        new = new.to(old.dtype, copy=True)
-        new[padding] = old[padding]
+        # The operator's own tensor is returned as it is unless it has another dtype or shares an input's memory (an
+        # input passed through, or a view of one): then a copy, so that the input is never written to or returned.
+        if new.dtype != old.dtype or new.untyped_storage().data_ptr() in inputs:
+            new = new.to(old.dtype, copy=True)
+        if padded:
+            # The input's padded frames written back: cheaper than a select over every frame.
+            new[padding] = old[padding]
         outputs.append(new)
     return PerturbedBatch(*outputs)
