@@ -137,6 +137,8 @@ def naive_signdpo_loss(trainer: SignDPOTrainer, model: torch.nn.Module, inputs: 
         for level in trainer.args.levels
         if f"rejected_pose_{level}" in inputs
     }
+    if trainer.step_pose_hooks and "source_keypoints" in inputs:
+        pairs.update((level, (rejected, labels)) for level, rejected in trainer._step_pose_levels(inputs).items())
     loss = torch.zeros((), device=pose.device)
     attention_reference = None
     if trainer.attention_hook is not None and "source_keypoints" in inputs:

@@ -373,10 +373,13 @@ def test_peft_trains_only_the_adapter_and_uses_the_disabled_adapter_as_reference
     torch.testing.assert_close(reference_logits, base_logits)
 
 
-@pytest.mark.parametrize("attention_placement", ["salient", "random"])
-def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(attention_placement, tmp_path):
+@pytest.mark.parametrize(
+    "attention_placement, pose_levels_in_step", [("salient", False), ("random", False), ("salient", True)]
+)
+def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(attention_placement, pose_levels_in_step, tmp_path):
     """All six levels, the attention level's in-step draws included (its operator per clip, and with random placement
-    its frames too), come from the collator's seeded stream: a resumed run builds the same pairs."""
+    its frames too), come from the collator's seeded stream: a resumed run builds the same pairs; so do the pose
+    levels when they are built in the step."""
 
     def run(max_steps=5, resume_from_checkpoint=None):
         trainer = SignDPOTrainer(
@@ -389,6 +392,7 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(attention_plac
                 save_strategy="steps",
                 save_steps=2,
                 attention_placement=attention_placement,
+                pose_levels_in_step=pose_levels_in_step,
             ),
             train_dataset=pose_dataset(6),
             processing_class=tiny_tokenizer(),
@@ -467,3 +471,43 @@ def test_signdpo_freezes_the_pose_encoders_input_statistics(tmp_path):
     before = [module.running_mean.clone() for module in norms]
     trainer.train()
     assert all(torch.equal(module.running_mean, mean) for module, mean in zip(norms, before))
+
+
+def test_pose_levels_built_in_the_step_enter_the_loss_with_their_own_weights(tmp_path, monkeypatch):
+    """With `pose_levels_in_step` the collator ships the clean clips in source space and no rejected pose; the step
+    builds each pose level's rejected pose with that level's hook, and the loss is the weighted sum of every level's
+    loss computed from separate forwards."""
+    trainer = make_trainer(tmp_path, level_weights=LEVEL_WEIGHTS, pose_levels_in_step=True)
+    inputs, built = step_inputs(trainer, monkeypatch)
+    pose_levels = ["spatial_global", "spatial_local", "temporal_global", "temporal_local"]
+    assert not any(key.startswith("rejected_pose_") for key in inputs)
+    assert torch.equal(inputs["source_keypoints"], trainer.data_collator.pad(pose_rows(3)).keypoints)
+    assert [hook.level for hook in trainer.step_pose_hooks] == pose_levels
+
+    torch.manual_seed(0)
+    step_poses = trainer._step_pose_levels(inputs)
+    torch.manual_seed(1)
+    assert all(torch.equal(pose, step_poses[level]) for level, pose in trainer._step_pose_levels(inputs).items())
+    for level, pose in step_poses.items():
+        assert pose.shape == inputs["pose"].shape and not torch.equal(pose, inputs["pose"]), level
+    loss = trainer.compute_loss(trainer.model, inputs)
+
+    with_poses = {**inputs, **{f"rejected_pose_{level}": pose for level, pose in step_poses.items()}}
+    logps = hand_logps(trainer, with_poses, built)
+    chosen, chosen_tokens = logps["policy"]["chosen"]
+    expected = sum(
+        weight * level_loss("sigmoid", logps, level) for level, weight in zip(SIGNDPO_LEVELS, LEVEL_WEIGHTS)
+    )
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-5)
+    assert set(trainer._metrics["train"]) >= {f"rewards/{level}/margins" for level in SIGNDPO_LEVELS}
+
+
+def test_pose_levels_built_in_the_step_draw_from_the_step_seed_one_stream_per_level(tmp_path):
+    trainer = make_trainer(tmp_path, pose_levels_in_step=True, levels=["spatial_local", "temporal_local"])
+    inputs = trainer.data_collator(pose_rows(3))
+    first = trainer._step_pose_levels(inputs)
+    other_seed = trainer._step_pose_levels({**inputs, "step_seed": inputs["step_seed"] + 1})
+    assert any(not torch.equal(first[level], other_seed[level]) for level in first)
+    # Each level has a stream of its own: the first level's pose does not depend on whether the second is drawn.
+    trainer.step_pose_hooks = trainer.step_pose_hooks[:1]
+    assert torch.equal(trainer._step_pose_levels(inputs)["spatial_local"], first["spatial_local"])

@@ -51,6 +51,14 @@ class SignDPOConfig(DPOConfig):
         attention_placement (`str`, *optional*, defaults to `"salient"`):
             Where the attention level perturbs: `"salient"` (the top-k frames of the reference model's
             cross-attention) or `"random"` (top-k frames of a random salience: the control for attention guidance).
+        pose_levels_in_step (`bool`, *optional*, defaults to `False`):
+            Build the rejected poses of the spatial and temporal levels inside the training step, where the batch is
+            (on the accelerator), instead of in the collator. The collator then samples frames, pads, tokenises and
+            corrupts texts, and ships the clean clip in source space with a seed for the step's draws (as it does for
+            the attention level); the operators and the per-part normalisation run as tensor code on the device.
+            Use it when the CPU cores per GPU cannot collate fast enough (see `benchmarks/data_throughput.py`). Draws
+            stay seeded, so a resumed run draws what an uninterrupted one does; they are not the pairs the collator
+            would draw for the same seed.
         rejected_texts_column (`str`, *optional*, defaults to `"rejected_texts"`):
             Column with a list of corrupted translations per row (e.g. the reference's own mined errors, see
             [`~signdpo_trl.corrupter.mine_translation_errors`]); one is drawn per step. Rows without it get a
@@ -153,6 +161,10 @@ class SignDPOConfig(DPOConfig):
     attention_placement: str = field(
         default="salient",
         metadata={"help": "Where the attention level perturbs: 'salient' frames, or 'random' ones (the control)."},
+    )
+    pose_levels_in_step: bool = field(
+        default=False,
+        metadata={"help": "Build the spatial and temporal rejected poses in the training step, on the accelerator."},
     )
     decoded_levels: list[str] = field(
         default_factory=list,

@@ -8,6 +8,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from accelerate.utils import is_peft_model
 from datasets import Dataset
@@ -21,6 +22,7 @@ from ..data.collation import pose_normalization_of
 from .checkpointing import AtomicCheckpointMixin
 from .collators import CollatorResumeCallback, PoseBatch, PoseCollator, count_passes, pose_array_format
 from .dpo_config import SignDPOConfig
+from .hooks import PoseHook
 from .levels import LEVEL_TABLE, build_preference_hooks
 from .losses import (
     NLL_LOSS_TYPE,
@@ -197,6 +199,10 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
         self.attention_hook = next(
             (hook for hook in getattr(data_collator, "hooks", ()) if hook.level == "attention"), None
         )
+        # Pose levels built in the step (`pose_levels_in_step`), in the collator's order.
+        self.step_pose_hooks = [
+            hook for hook in getattr(data_collator, "hooks", ()) if isinstance(hook, PoseHook) and hook.in_step
+        ]
         self.ref_model = ref_model
         if self.ref_model is not None:
             self.ref_model = self.accelerator.prepare_model(self.ref_model, evaluation_mode=True)
@@ -220,26 +226,49 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
     def _reference_model(self) -> nn.Module:
         return self.ref_model if self.ref_model is not None else self.model
 
-    def _attention_pose(self, inputs: dict[str, torch.Tensor], salience: torch.Tensor) -> torch.Tensor:
-        """Builds the attention-guided rejected pose from the reference model's salience over the chosen pair.
-
-        Its random draws (operators, and the frames themselves with `attention_placement="random"`) come from the
-        collator's seeded stream (`step_seed`), never from torch's global generator, so a resumed run draws the same
-        pairs.
-        """
-        source = PoseBatch(
+    @staticmethod
+    def _source_batch(inputs: dict[str, torch.Tensor]) -> PoseBatch:
+        """The chosen clips in source space, as the collator ships them for the hooks that run in the step."""
+        return PoseBatch(
             inputs["source_keypoints"],
             inputs["source_mask"],
             inputs["source_lengths"],
             inputs.get("source_confidence"),
         )
+
+    @staticmethod
+    def _step_generator(inputs: dict[str, torch.Tensor], stream: int = 0) -> torch.Generator:
+        """A CPU generator of the in-step hooks' draws, seeded from the collator's seeded stream (`step_seed`), never
+        from torch's global generator, so a resumed run draws the same pairs. Stream 0 is the attention level's; the
+        pose levels built in the step take streams 1, 2, ... in the collator's order. The operators are tensor code
+        and run where the batch is; only the generator (its draws) lives on the CPU."""
         seed = int(inputs["step_seed"].reshape(-1)[0]) if "step_seed" in inputs else int(torch.randint(0, 2**62, ()))
-        # The operators are tensor code and run where the batch is; only the generator (its draws) lives on the CPU.
-        generator = torch.Generator().manual_seed(seed)
+        if stream:
+            seed = int(np.random.SeedSequence([seed, stream]).generate_state(1, np.uint64)[0])
+        return torch.Generator().manual_seed(seed)
+
+    def _attention_pose(self, inputs: dict[str, torch.Tensor], salience: torch.Tensor) -> torch.Tensor:
+        """Builds the attention-guided rejected pose from the reference model's salience over the chosen pair.
+
+        Its random draws (operators, and the frames themselves with `attention_placement="random"`) come from the
+        step's generator (see `_step_generator`).
+        """
+        source = self._source_batch(inputs)
+        generator = self._step_generator(inputs)
         if self.args.attention_placement == "random":
             salience = torch.rand(salience.shape, generator=generator)
         perturbed = self.attention_hook(source, salience.to(source.keypoints.device), generator)
         return self.data_collator.encode(perturbed)["pose"]
+
+    @torch.no_grad()
+    def _step_pose_levels(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The rejected poses of the pose levels built in the step (`pose_levels_in_step`): each hook on the chosen
+        clips where the batch is, encoded as the collator encodes (the model's input convention)."""
+        source = self._source_batch(inputs)
+        return {
+            hook.level: self.data_collator.encode(hook(source, (), self._step_generator(inputs, stream)))["pose"]
+            for stream, hook in enumerate(self.step_pose_hooks, start=1)
+        }
 
     @torch.no_grad()
     def _decode_rejected(self, reference: nn.Module, rejected_poses: list[torch.Tensor], pose_mask: torch.Tensor):
@@ -264,6 +293,9 @@ class SignDPOTrainer(AtomicCheckpointMixin, DPOTrainer):
         pose_levels = [key.removeprefix("rejected_pose_") for key in inputs if key.startswith("rejected_pose_")]
         text_levels = [key.removeprefix("rejected_labels_") for key in inputs if key.startswith("rejected_labels_")]
         rejected_poses = {level: inputs[f"rejected_pose_{level}"] for level in pose_levels}
+        if self.step_pose_hooks and "source_keypoints" in inputs:
+            rejected_poses.update(self._step_pose_levels(inputs))
+            pose_levels = list(rejected_poses)
         rejected_labels = [inputs[f"rejected_labels_{level}"] for level in text_levels]
 
         reference = self._reference_model()

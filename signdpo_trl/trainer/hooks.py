@@ -49,12 +49,15 @@ class PoseHook(PreferenceHook):
         level (`str`): The level name (e.g. `"spatial_local"`).
         operators (`Sequence[str]`): Registered operator names to draw from.
         strength (`float`): Strength passed to every operator.
+        in_step (`bool`, defaults to `False`): Run inside the training step, on the batch where the model is, rather
+            than in the collator (`SignDPOConfig.pose_levels_in_step`); the trainer then passes no rows.
     """
 
-    def __init__(self, level: str, operators: Sequence[str], strength: float):
+    def __init__(self, level: str, operators: Sequence[str], strength: float, in_step: bool = False):
         if not operators:
             raise ValueError(f"The {level!r} hook needs at least one operator.")
         self.level = level
+        self.in_step = in_step
         self.operators = [build_operator(name, strength=strength) for name in operators]
 
     def __call__(self, batch: PoseBatch, examples: Sequence[dict[str, Any]], generator: torch.Generator) -> PoseBatch:

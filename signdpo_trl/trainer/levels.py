@@ -26,7 +26,8 @@ class Level:
         side (`str`): `"pose"`: the rejected sample is a perturbed pose with the reference text, (x~, y);
             `"text"`: a wrong translation of the clean pose, (x, y~).
         runs_in (`str`): `"collator"` (built with the batch) or `"step"` (needs the reference model's salience, so it
-            is built inside the training step).
+            is built inside the training step). A configuration's `pose_levels_in_step` moves the collator's pose
+            levels into the step too.
         fields (`tuple[str, ...]`): The `SignDPOConfig` fields that configure it.
         build_hook (`Callable`): `(args) -> PreferenceHook` from a `SignDPOConfig`.
     """
@@ -51,7 +52,12 @@ def _pose_level(name: str) -> Level:
     else:
 
         def build(args) -> PreferenceHook:
-            return PoseHook(name, getattr(args, f"{name}_operators"), getattr(args, f"{name}_strength"))
+            return PoseHook(
+                name,
+                getattr(args, f"{name}_operators"),
+                getattr(args, f"{name}_strength"),
+                in_step=getattr(args, "pose_levels_in_step", False),
+            )
 
     return Level(name, "pose", "step" if in_step else "collator", fields, build)
 

@@ -21,8 +21,9 @@ class SignPreferenceCollator(PoseCollator):
     - `rejected_pose_<level>` for every input-level hook (same text, perturbed pose; same frame mask);
     - `rejected_labels_language` for the language hook (same pose, corrupted text);
     - `source_keypoints`, `source_mask`, `source_lengths` (and `source_confidence` under the `"unisign"` input
-      convention): the chosen clip in source space, for in-step hooks (the attention level), which the trainer runs
-      once it has the reference model's salience;
+      convention): the chosen clip in source space, for the hooks that run in the training step: the attention
+      level, which needs the reference model's salience, and the pose levels under
+      `SignDPOConfig.pose_levels_in_step`;
     - `step_seed`: a seed drawn from the batch's generator for the in-step hooks' own draws, so that they too come
       from the collator's seeded stream (a resumed run draws the same pairs).
 
