@@ -32,8 +32,6 @@ from .canonical import CANONICAL_PARTS, NUM_CANONICAL_JOINTS
 MIN_CONFIDENT_BODY_POINTS = 4
 
 
-# Which part each canonical joint belongs to, as an index into CANONICAL_PARTS (0 is the body).
-_PART_OF_JOINT = torch.tensor([index for index, part in enumerate(CANONICAL_PARTS.values()) for _ in range(part.size)])
 _ANCHORED_PARTS = tuple(part for part in CANONICAL_PARTS.values() if part.name != "body")
 
 
@@ -69,9 +67,10 @@ def normalized_pose(
 
     The whole batch is normalised with a few tensor operations over all joints at once: every point minus the
     reference of its part on its frame (the corner of the body's box and its mean depth, a hand's wrist, the nose
-    tip, or the centroid standing in for an absent anchor), divided by the body scale. They run channel first
-    (`B x T x C x J`), where per-point masks broadcast over an outer axis, which vectorises; channels last they
-    would broadcast over the innermost axis, of size C.
+    tip, or the centroid standing in for an absent anchor), divided by the body scale. They run on the batch laid out
+    `B x C x J x T`, frames innermost: a part's points are then one contiguous run of `part size x T` values per
+    channel, and per-point masks and per-frame references broadcast over outer axes, so every operation vectorises
+    over long runs (channels last, or joints innermost, they would loop over runs of C, or of a part's few joints).
     """
     if keypoints.ndim != 4 or keypoints.shape[2] != NUM_CANONICAL_JOINTS or keypoints.shape[-1] < 2:
         raise ValueError(f"keypoints must be (batch, frames, {NUM_CANONICAL_JOINTS}, C >= 2); got {keypoints.shape}.")
@@ -80,19 +79,19 @@ def normalized_pose(
             f"confidence {tuple(confidence.shape)} and frame_mask {tuple(frame_mask.shape)} must be "
             f"{tuple(keypoints.shape[:3])} and {tuple(keypoints.shape[:2])}."
         )
-    batch_size, num_frames, num_joints, channels = keypoints.shape
+    channels = keypoints.shape[-1]
     frame_mask = frame_mask.bool()
-    points = keypoints.permute(0, 1, 3, 2).contiguous()  # B x T x C x J
-    confident = (confidence > threshold) & frame_mask[..., None]
-    weight = confident.to(points.dtype)[:, :, None, :]
+    points = keypoints.permute(0, 3, 2, 1).contiguous()  # B x C x J x T
+    confidence_ = confidence.transpose(1, 2).contiguous()  # B x J x T
+    confident = (confidence_ > threshold) & frame_mask[:, None, :]
 
     body = CANONICAL_PARTS["body"]
-    body_points = points[..., : body.size]
-    inside = confident[:, :, None, : body.size]
-    lower = torch.where(inside, body_points, torch.inf).amin(dim=(1, 3))  # (B, C)
-    upper = torch.where(inside, body_points, -torch.inf).amax(dim=(1, 3))
+    body_points = points[:, :, : body.size]
+    inside = confident[:, None, : body.size]
+    lower = torch.where(inside, body_points, torch.inf).amin(dim=(2, 3))  # (B, C)
+    upper = torch.where(inside, body_points, -torch.inf).amax(dim=(2, 3))
     scale = (upper[:, :2] - lower[:, :2]).amax(dim=-1)  # (B,)
-    count = confident[..., : body.size].sum(dim=(1, 2))
+    count = confident[:, : body.size].sum(dim=(1, 2))
     usable = (count >= MIN_CONFIDENT_BODY_POINTS) & (scale > 0)
     scale = torch.where(usable, scale, torch.ones_like(scale))
 
@@ -100,28 +99,35 @@ def normalized_pose(
     # anchors.
     box_origin = [(lower[:, :2] + upper[:, :2] - scale[:, None]) / 2]
     if channels > 2:
-        depth_sum = (body_points[:, :, 2:] * weight[..., : body.size]).sum(dim=(1, 3))
+        depth_sum = (body_points[:, 2:] * inside).sum(dim=(2, 3))
         box_origin.append(depth_sum / count.clamp(min=1)[:, None])
     box_origin = torch.where(usable[:, None], torch.cat(box_origin, dim=-1), 0)
-    references = [box_origin[:, None, :, None].expand(batch_size, num_frames, channels, 1)]
-    part_present = [frame_mask[..., None]]
+    keep = confident & usable[:, None, None]
+    references = []
     for part in _ANCHORED_PARTS:
         joints = slice(part.offset, part.offset + part.size)
-        part_points, part_weight = points[..., joints], weight[..., joints]
-        centroid = (part_points * part_weight).sum(-1) / part_weight.sum(-1).clamp(min=1)
-        anchor_seen = confidence[:, :, part.offset + part.anchor] > 0
-        references.append(torch.where(anchor_seen[..., None], part_points[..., part.anchor], centroid)[..., None])
-        part_present.append(anchor_seen[..., None] | confident[:, :, joints].any(dim=2, keepdim=True))
-    part_of_joint = _PART_OF_JOINT.to(keypoints.device)
-    reference = torch.cat(references, dim=-1).index_select(-1, part_of_joint)
-    normalised = (points - reference) / scale[:, None, None, None]
+        part_points = points[:, :, joints]
+        anchor_seen = confidence_[:, part.offset + part.anchor] > 0
+        reference = part_points[:, :, part.anchor].clone()
+        # The centroid of the part's confident points stands in where the anchor is absent on a real frame (on
+        # padding every point is dropped whatever its reference).
+        if bool((frame_mask & ~anchor_seen).any()):
+            part_weight = confident[:, None, joints].to(points.dtype)
+            centroid = (part_points * part_weight).sum(2) / part_weight.sum(2).clamp(min=1)
+            reference = torch.where(anchor_seen[:, None], reference, centroid)
+            keep[:, joints] &= (anchor_seen | confident[:, joints].any(dim=1))[:, None]
+        references.append((joints, reference))
+    body_points.sub_(box_origin[:, :, None, None])
+    for joints, reference in references:
+        points[:, :, joints].sub_(reference[:, :, None])
+    points.div_(scale[:, None, None, None])
     # The body's x and y: its box mapped from [0, 1] to [-1, 1].
-    normalised[:, :, :2, : body.size] = (normalised[:, :, :2, : body.size] - 0.5) * 2
+    points[:, :2, : body.size].sub_(0.5).mul_(2)
 
-    keep = confident & torch.cat(part_present, dim=2).index_select(2, part_of_joint) & usable[:, None, None]
-    normalised = normalised.clamp_(-1, 1).nan_to_num_(0.0) * keep[:, :, None, :]
-    pose = torch.cat([normalised, (confidence.clamp(max=1) * keep).to(points.dtype)[:, :, None]], dim=2)
-    return pose.permute(0, 1, 3, 2).contiguous().to(keypoints.dtype)
+    keep = keep.to(points.dtype)
+    points.clamp_(-1, 1).nan_to_num_(0.0).mul_(keep[:, None])
+    pose = torch.cat([points, (confidence_.clamp(max=1) * keep).to(points.dtype)[:, None]], dim=1)
+    return pose.permute(0, 3, 2, 1).contiguous().to(keypoints.dtype)
 
 
 def sample_frame_indices(

@@ -67,7 +67,7 @@ class PoseHook(PreferenceHook):
         for index, operator in enumerate(self.operators):
             # Each operator runs over the clips that drew it, as one sub-batch (operators that borrow from other
             # clips, e.g. a donor handshape, borrow from that sub-batch).
-            rows = (choice == index).nonzero().squeeze(1)
+            rows = (choice == index).nonzero().squeeze(1).to(batch.keypoints.device)
             if len(rows) == 0:
                 continue
             perturbed = operator(
