@@ -670,3 +670,26 @@ def test_operator_runs_on_the_batch_device_with_a_cpu_generator(name):
     on_gpu = run(name, keypoints.cuda(), mask.cuda(), lengths.cuda(), **options)
     assert on_gpu.keypoints.is_cuda and torch.equal(on_gpu.mask.cpu(), on_cpu.mask)
     assert torch.allclose(on_gpu.keypoints.cpu(), on_cpu.keypoints, atol=1e-4)
+
+
+def test_body_size_is_the_mean_shoulder_width_else_the_extent_of_the_observed_points_else_one():
+    from signdpo_trl.perturbations.spatial import body_size
+
+    left, right = BODY_POINT_NAMES.index("left_shoulder"), BODY_POINT_NAMES.index("right_shoulder")
+    keypoints = torch.zeros(3, 4, NUM_CANONICAL_JOINTS, 3)
+    mask = torch.zeros(3, 4, NUM_CANONICAL_JOINTS, dtype=torch.bool)
+    lengths = torch.tensor([4, 3, 4])
+    # Sample 0: shoulders 2 then 4 apart (in x, y), depth ignored.
+    keypoints[0, :, right, 0] = 1.0
+    keypoints[0, :2, left, 0], keypoints[0, 2:, left, 0] = 3.0, 5.0
+    keypoints[0, :, left, 2] = 100.0
+    mask[0, :, [left, right]] = True
+    # Sample 1: no right shoulder; observed points span 6 in y (a point past its length does not count).
+    mask[1, :3, 40] = mask[1, :3, 60] = True
+    keypoints[1, :3, 40, 1], keypoints[1, :3, 60, 1] = -2.0, 4.0
+    keypoints[1, 3, 40, 1], mask[1, 3, 40] = 50.0, True
+    # Sample 2: nothing observed.
+    expected = torch.tensor([3.0, 6.0, 1.0])
+    torch.testing.assert_close(body_size(keypoints, mask, lengths), expected)
+    # A batch where every sample has shoulders gives their widths alone.
+    torch.testing.assert_close(body_size(keypoints[:1], mask[:1], lengths[:1]), expected[:1])

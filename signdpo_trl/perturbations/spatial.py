@@ -86,8 +86,13 @@ def body_size(keypoints: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
     width = (points[:, :, left] - points[:, :, right]).norm(dim=-1)
     both = observed[:, :, left] & observed[:, :, right]
     shoulder_width = (width * both).sum(1) / both.sum(1).clamp(min=1)
-    upper = points.masked_fill(~observed[..., None], float("-inf")).amax(dim=(1, 2))
-    lower = points.masked_fill(~observed[..., None], float("inf")).amin(dim=(1, 2))
+    if not bool((shoulder_width <= _EPS).any()):
+        return shoulder_width
+    # The extent, only for a batch where some sample has no shoulder width, one coordinate at a time (a mask
+    # broadcast over the innermost axis, of size C, would not vectorise).
+    planes = points.unbind(-1)
+    upper = torch.stack([plane.masked_fill(~observed, float("-inf")).amax(dim=(1, 2)) for plane in planes], -1)
+    lower = torch.stack([plane.masked_fill(~observed, float("inf")).amin(dim=(1, 2)) for plane in planes], -1)
     extent = (upper - lower).amax(-1).nan_to_num(0.0, posinf=0.0, neginf=0.0)
     size = torch.where(shoulder_width > _EPS, shoulder_width, extent)
     return torch.where(size > _EPS, size, torch.ones_like(size))
