@@ -494,7 +494,6 @@ def test_pose_levels_built_in_the_step_enter_the_loss_with_their_own_weights(tmp
 
     with_poses = {**inputs, **{f"rejected_pose_{level}": pose for level, pose in step_poses.items()}}
     logps = hand_logps(trainer, with_poses, built)
-    chosen, chosen_tokens = logps["policy"]["chosen"]
     expected = sum(
         weight * level_loss("sigmoid", logps, level) for level, weight in zip(SIGNDPO_LEVELS, LEVEL_WEIGHTS)
     )
@@ -511,3 +510,14 @@ def test_pose_levels_built_in_the_step_draw_from_the_step_seed_one_stream_per_le
     # Each level has a stream of its own: the first level's pose does not depend on whether the second is drawn.
     trainer.step_pose_hooks = trainer.step_pose_hooks[:1]
     assert torch.equal(trainer._step_pose_levels(inputs)["spatial_local"], first["spatial_local"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pose_levels_built_in_the_step_on_the_gpu_are_those_built_on_the_cpu(tmp_path):
+    trainer = make_trainer(tmp_path, pose_levels_in_step=True)
+    inputs = trainer.data_collator(pose_rows(3))
+    on_cpu = trainer._step_pose_levels(inputs)
+    on_gpu = trainer._step_pose_levels({key: value.cuda() for key, value in inputs.items()})
+    for level, pose in on_cpu.items():
+        assert on_gpu[level].is_cuda
+        torch.testing.assert_close(on_gpu[level].cpu(), pose, rtol=0, atol=1e-4)
